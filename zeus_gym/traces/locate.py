@@ -1,0 +1,182 @@
+"""Find the trace folder: explicit argument, environment variable, user cache, or a download."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, NamedTuple
+
+import platformdirs
+import pooch
+import requests
+
+from zeus_gym.traces.errors import TraceHashError, TracesNotFoundError
+from zeus_gym.traces.registry import (
+    BASE_URL,
+    POWER_PREFIX,
+    POWER_SUFFIX,
+    REGISTRY,
+    TRAIN_FILE,
+    UPSTREAM_COMMIT,
+    file_url,
+)
+
+ENV_VAR = "ZEUS_GYM_TRACE_DIR"
+URL_ENV_VAR = "ZEUS_GYM_TRACE_URL"
+
+HOW_TO_POINT = (
+    "point zeus-gym at a local folder of traces with the trace_dir= argument or the "
+    f"{ENV_VAR} environment variable, or download them once where there is a network with "
+    "`zeus-gym traces fetch --dest DIR`"
+)
+
+
+class Located(NamedTuple):
+    """A trace folder and how it was found: argument, env var, cache or downloaded."""
+
+    path: Path
+    source: str
+
+
+def default_cache_dir() -> Path:
+    """Per-user cache folder of the pinned upstream traces (never inside the installed package)."""
+    base = platformdirs.user_cache_path("zeus-gym", appauthor=False)
+    return base / "zeus_nsdi23" / UPSTREAM_COMMIT[:12]
+
+
+def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def power_files(folder: Path) -> dict[str, Path]:
+    """GPU name -> power trace file, for every summary_power_<gpu>.csv in a folder, sorted by GPU."""
+    found = {
+        path.name[len(POWER_PREFIX) : -len(POWER_SUFFIX)]: path
+        for path in folder.glob(f"{POWER_PREFIX}?*{POWER_SUFFIX}")
+        if path.is_file()
+    }
+    return dict(sorted(found.items()))
+
+
+def check_trace_folder(folder: Path, origin: str) -> Path:
+    """Return the folder made absolute if it holds a train file and at least one power file."""
+    folder = folder.expanduser()
+    if not folder.is_dir():
+        problem = "does not exist" if not folder.exists() else "is not a folder"
+        raise TracesNotFoundError(f"trace folder {folder} (from {origin}) {problem}")
+    missing = []
+    if not (folder / TRAIN_FILE).is_file():
+        missing.append(TRAIN_FILE)
+    if not power_files(folder):
+        missing.append(f"any {POWER_PREFIX}<gpu>{POWER_SUFFIX}")
+    if missing:
+        raise TracesNotFoundError(
+            f"trace folder {folder} (from {origin}) lacks {' and '.join(missing)}"
+        )
+    return folder.resolve()
+
+
+def _holds_pinned_files(folder: Path) -> bool:
+    """True if every registry file is in the folder with its pinned size and hash."""
+    for name, pinned in REGISTRY.items():
+        path = folder / name
+        if not path.is_file() or path.stat().st_size != pinned.size:
+            return False
+        if sha256_of(path) != pinned.sha256:
+            return False
+    return True
+
+
+class _HashRecorder:
+    """pooch downloader that remembers what the download hashed to, for a useful mismatch error."""
+
+    def __init__(self, progress: bool) -> None:
+        self._inner = pooch.HTTPDownloader(progressbar=progress, timeout=60)
+        self.sha256: str | None = None
+
+    def __call__(self, url: str, output_file: str, pup: object, check_only: bool = False) -> None:
+        self._inner(url, output_file, pup, check_only=check_only)
+        if not check_only:
+            self.sha256 = sha256_of(Path(output_file))
+
+
+@contextmanager
+def _pooch_log_level(level: int) -> Iterator[None]:
+    """Quiet pooch's per-file INFO lines unless progress was asked for."""
+    logger = pooch.get_logger()
+    previous = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
+def _fetch_one(name: str, dest: Path, base_url: str, progress: bool) -> None:
+    """Download one registry file into dest unless it is already there and valid."""
+    url = file_url(name, base_url)
+    expected = REGISTRY[name].sha256
+    recorder = _HashRecorder(progress)
+    try:
+        pooch.retrieve(
+            url,
+            known_hash=f"sha256:{expected}",
+            fname=name,
+            path=dest,
+            downloader=recorder,
+            progressbar=progress,
+        )
+    except requests.exceptions.RequestException as exc:
+        response = getattr(exc, "response", None)
+        reason = f"HTTP {response.status_code}" if response is not None else type(exc).__name__
+        raise TracesNotFoundError(
+            f"could not download {name} from {url} ({reason}); {HOW_TO_POINT}"
+        ) from exc
+    except ValueError as exc:
+        # pooch deletes a mismatching download itself; only the message is ours to improve.
+        if recorder.sha256 is None or recorder.sha256 == expected:
+            raise
+        raise TraceHashError(
+            f"{name} downloaded from {url} has SHA-256 {recorder.sha256}, expected {expected} "
+            "(pinned registry); the download was discarded"
+        ) from exc
+
+
+def fetch_traces(
+    dest: Path | None = None, *, base_url: str | None = None, progress: bool = False
+) -> Path:
+    """Download every pinned trace file into dest (default: the user cache), verified by SHA-256."""
+    folder = Path(dest).expanduser() if dest is not None else default_cache_dir()
+    base = base_url or os.environ.get(URL_ENV_VAR) or BASE_URL
+    with _pooch_log_level(logging.INFO if progress else logging.WARNING):
+        for name in REGISTRY:
+            _fetch_one(name, folder, base, progress)
+    return folder.resolve()
+
+
+def locate_traces(trace_dir: str | os.PathLike[str] | None = None, *, download: bool = True) -> Located:
+    """Find the trace folder and say how: argument, env var, cache, or downloaded into the cache."""
+    if trace_dir is not None:
+        return Located(check_trace_folder(Path(trace_dir), "the trace_dir argument"), "argument")
+    from_env = os.environ.get(ENV_VAR)
+    if from_env:
+        return Located(check_trace_folder(Path(from_env), f"${ENV_VAR}"), f"env var {ENV_VAR}")
+    cache = default_cache_dir()
+    if _holds_pinned_files(cache):
+        return Located(cache.resolve(), "cache")
+    if not download:
+        raise TracesNotFoundError(
+            f"no complete trace set in the cache {cache} and downloading is off; {HOW_TO_POINT}"
+        )
+    return Located(fetch_traces(cache), "downloaded")
+
+
+def resolve_trace_dir(
+    trace_dir: str | os.PathLike[str] | None = None, *, download: bool = True
+) -> Path:
+    """The trace folder: trace_dir, else $ZEUS_GYM_TRACE_DIR, else the cache, else a download."""
+    return locate_traces(trace_dir, download=download).path
