@@ -1,0 +1,14 @@
+"""zeus-gym: Gymnasium environments for GPU energy optimization of recurring DNN training jobs."""
+
+from gymnasium.envs.registration import register
+
+from zeus_gym.workloads import WORKLOADS, JobSpec
+
+__version__ = "0.1.0"
+
+register(
+    id="ZeusGym/RecurringJob-v0",
+    entry_point="zeus_gym.envs.recurring_job:RecurringJobEnv",
+)
+
+__all__ = ["WORKLOADS", "JobSpec", "__version__"]

@@ -1,0 +1,226 @@
+"""One recurring job on one GPU, parsed once from the trace tables into arrays.
+
+Everything the simulation needs per step is precomputed here, at load time, with the same
+floating-point operations (and operation order) as the reference simulator, so that a step only
+indexes arrays. The reference joins the train trace with the GPU's power trace on (dataset,
+network, batch_size, optimizer); its row order is train rows in file order, each followed by its
+power rows in file order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from zeus_gym.workloads import JobSpec
+
+JOIN_KEYS = ["dataset", "network", "batch_size", "optimizer"]
+
+
+class JobSpecError(ValueError):
+    """The job spec does not fit the traces (no rows, unknown target, infeasible b0, ...)."""
+
+
+@dataclass(frozen=True, eq=False)
+class JobArrays:
+    """One job on one GPU: B batch sizes x P power limits, R training paths per batch size."""
+
+    spec: JobSpec
+    gpu: str
+    b0: int  # after capping, see JobSpec.cap_b0
+    batch_sizes: np.ndarray  # (B,) int64, ascending: the feasible batch sizes
+    power_limits: np.ndarray  # (P,) int64, ascending: the job's power limits
+    feasible: np.ndarray  # (B, P) bool: the power trace has this configuration
+    time_per_epoch: np.ndarray  # (B, P) s, 0 where infeasible
+    energy_per_epoch: np.ndarray  # (B, P) J, 0 where infeasible
+    batch_max_limit: np.ndarray  # (B,) W: largest power limit measured for the batch size
+    profile_energy: np.ndarray  # (B,) J: first epoch of a just-in-time power profile
+    profile_time: np.ndarray  # (B,) s
+    profile_epoch_cost: np.ndarray  # (B, P) epoch cost of each limit, NaN where infeasible
+    best_limit: np.ndarray  # (B,) index into power_limits chosen by the profile
+    target_epochs: np.ndarray  # (B, R) epochs to reach the target; NaN = never (or padding)
+    num_paths: np.ndarray  # (B,) int64 training paths (runs) per batch size
+    max_epochs: int
+    max_power: float  # MAXPOWER: largest power limit of the GPU's whole joined table
+    num_recurrences: int  # 2 |B| |P| counted over the job's joined rows, as in the paper
+    default_cost: float  # expected cost of one recurrence of b0 at its largest power limit
+    max_run_cost: float  # the most one run can cost (any configuration, max_epochs), / default_cost
+    fallback_energy: np.ndarray  # (K,) full runs of b0 at its largest limit that reach the target
+    fallback_time: np.ndarray  # (K,)
+
+    @property
+    def b0_index(self) -> int:
+        """Index of b0 in `batch_sizes`."""
+        return int(np.searchsorted(self.batch_sizes, self.b0))
+
+
+def _select(frame: pd.DataFrame, **values: object) -> pd.DataFrame:
+    mask = np.ones(len(frame), dtype=bool)
+    for column, value in values.items():
+        mask &= (frame[column] == value).to_numpy()
+    return frame[mask]
+
+
+def _kahan_mean_of_copies(value: float, count: int) -> float:
+    """Mean of `count` copies of `value` as pandas' grouped mean computes it (Kahan sum / count).
+
+    The reference averages each power limit's duplicated rows (one per training run) with a
+    pandas groupby; the result is not always `value` itself, and exact parity needs the same bits.
+    """
+    total = compensation = 0.0
+    for _ in range(count):
+        y = value - compensation
+        t = total + y
+        compensation = t - total - y
+        total = t
+    return total / count
+
+
+def gpu_max_power(train: pd.DataFrame, power: pd.DataFrame) -> float:
+    """MAXPOWER of the reference: the largest power limit among the joined rows of the GPU."""
+    keys = train[JOIN_KEYS].drop_duplicates()
+    joined = power.merge(keys, on=JOIN_KEYS, how="inner")
+    if joined.empty:
+        raise JobSpecError("the train trace and the power trace share no (dataset, network, batch_size, optimizer)")
+    return float(joined["power_limit"].max())
+
+
+def capped_b0(spec: JobSpec, power: pd.DataFrame) -> int:
+    """b0 of the spec, capped at the dataset's largest batch size in the power trace if asked."""
+    if not spec.cap_b0:
+        return spec.b0
+    sizes = power.loc[power["dataset"] == spec.dataset, "batch_size"]
+    return min(spec.b0, int(sizes.max())) if len(sizes) else spec.b0
+
+
+def _job_rows(train: pd.DataFrame, power: pd.DataFrame, spec: JobSpec, gpu: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The job's train rows (all targets) and power rows, restricted to batch sizes in both."""
+    ident = dict(dataset=spec.dataset, network=spec.network, optimizer=spec.optimizer)
+    job_train = _select(train, **ident)
+    if job_train.empty:
+        known = sorted({tuple(row) for row in train[["dataset", "network", "optimizer"]].itertuples(index=False)})
+        raise JobSpecError(
+            f"no rows of summary_train.csv match dataset={spec.dataset!r}, network={spec.network!r}, "
+            f"optimizer={spec.optimizer!r}; known (dataset, network, optimizer): {known}"
+        )
+    job_power = _select(power, **ident)
+    shared = np.intersect1d(job_train["batch_size"].to_numpy(), job_power["batch_size"].to_numpy())
+    if shared.size == 0:
+        raise JobSpecError(
+            f"summary_power_{gpu}.csv has no rows for {spec.describe()} at the batch sizes of "
+            f"summary_train.csv ({sorted(set(job_train['batch_size']))})"
+        )
+    return (
+        job_train[job_train["batch_size"].isin(shared)],
+        job_power[job_power["batch_size"].isin(shared)],
+    )
+
+
+def build_job(train: pd.DataFrame, power: pd.DataFrame, spec: JobSpec, gpu: str, eta: float) -> JobArrays:
+    """Parse the rows of `spec` on `gpu` into a `JobArrays` for cost weight `eta`."""
+    job_train, job_power = _job_rows(train, power, spec, gpu)
+    batch_sizes = np.unique(job_train["batch_size"].to_numpy())
+    targets = job_train[job_train["target_metric"] == spec.target_metric]
+    if targets.empty:
+        known = sorted(set(job_train["target_metric"]))
+        raise JobSpecError(f"target_metric={spec.target_metric!r} is not in summary_train.csv for {spec.describe()}; known: {known}")
+    missing = sorted(set(batch_sizes) - set(targets["batch_size"]))
+    if missing:
+        raise JobSpecError(
+            f"summary_train.csv has no training run rows for {spec.describe()} at batch sizes {missing}, "
+            f"which {gpu} can run; every feasible batch size needs runs at the target metric"
+        )
+    b0 = capped_b0(spec, power)
+    if b0 not in batch_sizes:
+        raise JobSpecError(f"default batch size b0={b0} is not feasible for {spec.describe()} on {gpu}; feasible: {batch_sizes.tolist()}")
+
+    power_limits = np.unique(job_power["power_limit"].to_numpy())
+    num_b, num_p = len(batch_sizes), len(power_limits)
+    feasible = np.zeros((num_b, num_p), dtype=bool)
+    time_per_epoch = np.zeros((num_b, num_p))
+    average_power = np.zeros((num_b, num_p))
+    # Power rows per batch size in file order: the order of the reference's join.
+    power_rows: list[pd.DataFrame] = []
+    for i, b in enumerate(batch_sizes):
+        rows = job_power[job_power["batch_size"] == b]
+        power_rows.append(rows)
+        cols = np.searchsorted(power_limits, rows["power_limit"].to_numpy())
+        feasible[i, cols] = True
+        time_per_epoch[i, cols] = rows["time_per_epoch"].to_numpy()
+        average_power[i, cols] = rows["average_power"].to_numpy()
+    energy_per_epoch = time_per_epoch * average_power
+    batch_max_limit = np.array([rows["power_limit"].max() for rows in power_rows], dtype=np.float64)
+
+    paths = [targets.loc[targets["batch_size"] == b, "target_epoch"].to_numpy() for b in batch_sizes]
+    num_paths = np.array([len(p) for p in paths], dtype=np.int64)
+    target_epochs = np.full((num_b, num_paths.max()), np.nan)
+    for i, p in enumerate(paths):
+        target_epochs[i, : len(p)] = p
+
+    profile_energy = np.empty(num_b)
+    profile_time = np.empty(num_b)
+    profile_epoch_cost = np.full((num_b, num_p), np.nan)
+    for i, rows in enumerate(power_rows):
+        # The reference averages over all joined rows of the batch size: every run repeats the
+        # batch size's power rows, so the sequence is those rows tiled once per run.
+        tpe = rows["time_per_epoch"].to_numpy()
+        epe = tpe * rows["average_power"].to_numpy()
+        profile_energy[i] = np.tile(epe, num_paths[i]).mean()
+        profile_time[i] = np.tile(tpe, num_paths[i]).mean()
+        for j in np.flatnonzero(feasible[i]):
+            mean_power = _kahan_mean_of_copies(average_power[i, j], int(num_paths[i]))
+            mean_time = _kahan_mean_of_copies(time_per_epoch[i, j], int(num_paths[i]))
+            profile_epoch_cost[i, j] = (eta * mean_power + (1 - eta) * batch_max_limit[i]) * mean_time
+    # Lowest epoch cost wins; ties go to the higher limit (the reference profiles high to low).
+    reversed_costs = np.where(np.isnan(profile_epoch_cost), np.inf, profile_epoch_cost)[:, ::-1]
+    best_limit = (num_p - 1 - np.argmin(reversed_costs, axis=1)).astype(np.int64)
+
+    max_power = gpu_max_power(train, power)
+    b0_index = int(np.searchsorted(batch_sizes, b0))
+    top = int(np.searchsorted(power_limits, batch_max_limit[b0_index]))
+    b0_paths = target_epochs[b0_index, : num_paths[b0_index]]
+    reaches = ~np.isnan(b0_paths) & (b0_paths <= spec.max_epochs)
+    if not reaches.any():
+        raise JobSpecError(
+            f"default batch size b0={b0} is not feasible for {spec.describe()} on {gpu}: none of its "
+            f"{num_paths[b0_index]} training runs reaches the target within max_epochs={spec.max_epochs}"
+        )
+    epochs = np.where(reaches, b0_paths, spec.max_epochs)
+    run_energy = energy_per_epoch[b0_index, top] * epochs
+    run_time = time_per_epoch[b0_index, top] * epochs
+    run_cost = eta * run_energy + (1 - eta) * max_power * run_time
+    # Attempts are i.i.d. without early stopping, so a recurrence costs E[attempt] / P(reach) (Wald).
+    default_cost = float(run_cost.mean() / reaches.mean())
+
+    full_energy = np.maximum(energy_per_epoch * spec.max_epochs, profile_energy[:, None] + energy_per_epoch * (spec.max_epochs - 1))
+    full_time = np.maximum(time_per_epoch * spec.max_epochs, profile_time[:, None] + time_per_epoch * (spec.max_epochs - 1))
+    max_run_cost = float(np.max(np.where(feasible, eta * full_energy + (1 - eta) * max_power * full_time, 0.0)) / default_cost)
+
+    return JobArrays(
+        spec=spec,
+        gpu=gpu,
+        b0=b0,
+        batch_sizes=batch_sizes,
+        power_limits=power_limits,
+        feasible=feasible,
+        time_per_epoch=time_per_epoch,
+        energy_per_epoch=energy_per_epoch,
+        batch_max_limit=batch_max_limit,
+        profile_energy=profile_energy,
+        profile_time=profile_time,
+        profile_epoch_cost=profile_epoch_cost,
+        best_limit=best_limit,
+        target_epochs=target_epochs,
+        num_paths=num_paths,
+        max_epochs=spec.max_epochs,
+        max_power=max_power,
+        # Every feasible batch size has rows at the target (checked above), so the joined rows of
+        # the job hold all of them and all of the job's power limits.
+        num_recurrences=2 * num_b * num_p,
+        default_cost=default_cost,
+        max_run_cost=max_run_cost,
+        fallback_energy=run_energy[reaches],
+        fallback_time=run_time[reaches],
+    )

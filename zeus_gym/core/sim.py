@@ -1,0 +1,194 @@
+"""The simulation core: reset and step N recurring jobs at once with numpy.
+
+Semantics are those of zeus==0.16.0's trace-driven `Simulator.simulate_one_job`, with the same
+floating-point operations in the same order so that results match it bit for bit. Randomness is
+passed in: `draw(bounds)` returns one uniform index in [0, bound) per job, drawing nothing where
+the bound is 1 (as numpy's `Generator.integers(0, 1)` does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Callable
+
+import numpy as np
+
+from zeus_gym.core.params import Params
+
+Draw = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True, eq=False)
+class State:
+    """What changes within an episode, for N jobs (leading axis)."""
+
+    job: np.ndarray  # (N,) index into Params.jobs
+    recurrence: np.ndarray  # (N,) recurrences completed so far
+    attempt: np.ndarray  # (N,) attempts made in the open recurrence
+    recurrence_cost: np.ndarray  # (N,) cost accumulated by the open recurrence
+    min_cost: np.ndarray  # (N,) cheapest completed recurrence so far (inf before the first)
+    tries: np.ndarray  # (N, B, P) runs that started, per configuration actually used
+    cost_sum: np.ndarray  # (N, B, P) sum of their cost / default_cost
+    reached: np.ndarray  # (N, B, P) how many of them reached the target
+    profiled: np.ndarray  # (N, B) batch sizes whose power limits were profiled
+    last_run: np.ndarray  # (N, 4) ran, reached, cost / default_cost, profiled of the last step
+
+    def copy(self) -> State:
+        """A deep copy (states are updated in place by `step(..., inplace=True)`)."""
+        return State(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
+
+
+@dataclass(frozen=True, eq=False)
+class Outcome:
+    """What one step did, per job (N,)."""
+
+    batch_index: np.ndarray
+    power_index: np.ndarray  # the limit actually used (the profiled choice for a profile action)
+    batch_size: np.ndarray
+    power_limit: np.ndarray
+    profiled: np.ndarray
+    ran: np.ndarray
+    reached: np.ndarray
+    epochs: np.ndarray
+    energy: np.ndarray
+    time: np.ndarray
+    cost: np.ndarray
+    threshold: np.ndarray  # early-stop cost threshold used by this run (inf: none)
+    fallback: np.ndarray  # the recurrence hit max_retries and was finished by b0 at its top limit
+    fallback_energy: np.ndarray
+    fallback_time: np.ndarray
+    fallback_cost: np.ndarray
+    step_cost: np.ndarray  # cost + fallback_cost
+    reward: np.ndarray  # -step_cost / default_cost
+    recurrence: np.ndarray  # 1-based recurrence this step belonged to
+    attempt: np.ndarray  # 1-based attempt within it
+    recurrence_done: np.ndarray
+    min_cost: np.ndarray  # after this step
+    terminated: np.ndarray
+
+
+def reset(params: Params, job: np.ndarray) -> State:
+    """A fresh state for jobs `job` (indices into `params.jobs`)."""
+    n = len(job)
+    grid = (n, params.max_batch_sizes, params.max_power_limits)
+    return State(
+        job=np.asarray(job, dtype=np.int64).copy(),
+        recurrence=np.zeros(n, dtype=np.int64),
+        attempt=np.zeros(n, dtype=np.int64),
+        recurrence_cost=np.zeros(n),
+        min_cost=np.full(n, np.inf),
+        tries=np.zeros(grid),
+        cost_sum=np.zeros(grid),
+        reached=np.zeros(grid),
+        profiled=np.zeros(grid[:2], dtype=bool),
+        last_run=np.zeros((n, 4)),
+    )
+
+
+def invalid_actions(params: Params, state: State, action: np.ndarray) -> np.ndarray:
+    """Mask (N,) of actions that are out of range or name an unmeasured configuration."""
+    b, p = action[:, 0], action[:, 1]
+    in_range = (b >= 0) & (b < params.max_batch_sizes) & (p >= 0) & (p <= params.max_power_limits)
+    return ~in_range | ~params.playable[state.job, np.where(in_range, b, 0), np.where(in_range, p, 0)]
+
+
+def step(params: Params, state: State, action: np.ndarray, draw: Draw, *, inplace: bool = False) -> tuple[State, Outcome]:
+    """Run one attempt of each job with `action[:, 0]` = batch size index and `action[:, 1]` = power
+    limit index (index P, one past the padded limits, means: profile just in time). Actions must
+    be valid (see `invalid_actions`). Returns the next state and what happened."""
+    if not inplace:
+        state = state.copy()
+    rows = np.arange(len(state.job))
+    job, b = state.job, action[:, 0]
+    profiled = action[:, 1] == params.max_power_limits
+    p = np.where(profiled, params.best_limit[job, b], action[:, 1])
+    time_per_epoch = params.time_per_epoch[job, b, p]
+    energy_per_epoch = params.energy_per_epoch[job, b, p]
+    eta, max_power = params.eta, params.max_power[job]
+
+    # The training path is drawn before anything else, even for a run that cannot start.
+    target = params.target_epochs[job, b, draw(params.num_paths[job, b])]
+
+    threshold = params.beta * state.min_cost
+    limited = threshold != np.inf
+    epoch_cost = eta * energy_per_epoch + (1 - eta) * params.batch_max_limit[job, b] * time_per_epoch
+    affordable = np.floor_divide(np.where(limited, threshold, 0.0), epoch_cost)
+    allowed = np.where(limited, np.minimum(affordable, params.max_epochs[job]), params.max_epochs[job])
+    ran = allowed > 0
+    reached = ran & (target <= allowed)  # NaN (never reached) compares False
+    epochs = np.where(reached, target, allowed)
+    # A profiled run spends its first epoch cycling through all power limits of the batch size.
+    energy = np.where(profiled, params.profile_energy[job, b] + energy_per_epoch * (epochs - 1), energy_per_epoch * epochs)
+    time = np.where(profiled, params.profile_time[job, b] + time_per_epoch * (epochs - 1), time_per_epoch * epochs)
+    energy, time = np.where(ran, energy, 0.0), np.where(ran, time, 0.0)
+    cost = eta * energy + (1 - eta) * max_power * time
+
+    attempt = state.attempt + 1
+    recurrence_cost = np.where(ran, state.recurrence_cost + cost, state.recurrence_cost)
+    fallback = ~reached & (attempt >= params.max_retries)
+    k = draw(np.where(fallback, params.num_fallback[job], 1))
+    fallback_energy = np.where(fallback, params.fallback_energy[job, k], 0.0)
+    fallback_time = np.where(fallback, params.fallback_time[job, k], 0.0)
+    fallback_cost = eta * fallback_energy + (1 - eta) * max_power * fallback_time
+    recurrence_cost = np.where(fallback, recurrence_cost + fallback_cost, recurrence_cost)
+    done = reached | fallback
+    min_cost = np.where(done & (state.min_cost > recurrence_cost), recurrence_cost, state.min_cost)
+
+    default_cost = params.default_cost[job]
+    normalized = cost / default_cost
+    state.tries[rows, b, p] += ran
+    state.cost_sum[rows, b, p] += np.where(ran, normalized, 0.0)
+    state.reached[rows, b, p] += reached
+    state.profiled[rows, b] |= profiled
+    state.last_run[:] = np.stack([ran, reached, normalized, profiled], axis=1)
+    outcome_recurrence = state.recurrence + 1
+    state.recurrence[:] += done
+    state.attempt[:] = np.where(done, 0, attempt)
+    state.recurrence_cost[:] = np.where(done, 0.0, recurrence_cost)
+    state.min_cost[:] = min_cost
+
+    step_cost = np.where(fallback, cost + fallback_cost, cost)
+    return state, Outcome(
+        batch_index=b,
+        power_index=p,
+        batch_size=params.batch_sizes[job, b],
+        power_limit=params.power_limits[job, p],
+        profiled=profiled,
+        ran=ran,
+        reached=reached,
+        epochs=epochs.astype(np.int64) * ran,
+        energy=energy,
+        time=time,
+        cost=cost,
+        threshold=threshold,
+        fallback=fallback,
+        fallback_energy=fallback_energy,
+        fallback_time=fallback_time,
+        fallback_cost=fallback_cost,
+        step_cost=step_cost,
+        reward=-step_cost / default_cost,
+        recurrence=outcome_recurrence,
+        attempt=attempt,
+        recurrence_done=done,
+        min_cost=min_cost,
+        terminated=state.recurrence >= params.num_recurrences[job],
+    )
+
+
+def observe(params: Params, state: State) -> dict[str, np.ndarray]:
+    """The observation of each job (float32, leading axis N); see RecurringJobEnv's docstring."""
+    job = state.job
+    threshold = params.beta * state.min_cost
+    known = threshold != np.inf
+    tries = np.maximum(state.tries, 1.0)
+    n = len(job)
+    return {
+        "progress": (state.recurrence / params.num_recurrences[job])[:, None].astype(np.float32),
+        "attempt": (state.attempt / params.max_retries)[:, None].astype(np.float32),
+        "threshold": np.stack([known, np.where(known, threshold, 0.0) / params.default_cost[job]], axis=1).astype(np.float32),
+        "last_run": state.last_run.astype(np.float32),
+        "tries": (state.tries / params.num_recurrences[job][:, None, None]).reshape(n, -1).astype(np.float32),
+        "mean_cost": (state.cost_sum / tries).reshape(n, -1).astype(np.float32),
+        "reach_rate": (state.reached / tries).reshape(n, -1).astype(np.float32),
+        "profiled": state.profiled.astype(np.float32),
+    }

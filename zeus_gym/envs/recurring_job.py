@@ -1,0 +1,217 @@
+"""`ZeusGym/RecurringJob-v0`: choose the batch size and GPU power limit of each run of a recurring job."""
+
+from __future__ import annotations
+
+import copy
+import os
+from typing import Any, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from zeus_gym.core import Outcome, Params, invalid_actions, observe, reset, step
+from zeus_gym.core.draws import generator_draw
+from zeus_gym.envs.setup import describe_invalid, job_info, load_params
+from zeus_gym.envs.spaces import ConfigurationSpace
+from zeus_gym.workloads import JobSpec
+
+
+def observation_space(params: Params) -> spaces.Dict:
+    """The per-job observation space for the (padded) shapes of `params`.
+
+    Upper bounds are finite so that every standard checker accepts the space: one run costs at most
+    `max_run_cost`; a recurrence at most `max_retries` runs plus the fallback run. They carry 1 %
+    headroom because observations are computed in float64 and then rounded to float32.
+    """
+    num_b, num_p = params.max_batch_sizes, params.max_power_limits
+    run_cost = 1.01 * float(params.max_run_cost.max())
+    threshold = params.beta * (params.max_retries + 1) * run_cost if np.isfinite(params.beta) else 1.0
+
+    def box(shape: tuple[int, ...], high: float) -> spaces.Box:
+        return spaces.Box(0.0, high, shape, dtype=np.float32)
+
+    return spaces.Dict(
+        {
+            "progress": box((1,), 1.0),
+            "attempt": box((1,), 1.0),
+            "threshold": box((2,), max(threshold, 1.0)),
+            "last_run": box((4,), max(run_cost, 1.0)),
+            "tries": box((num_b * num_p,), float(params.max_retries)),
+            "mean_cost": box((num_b * num_p,), run_cost),
+            "reach_rate": box((num_b * num_p,), 1.0),
+            "profiled": box((num_b,), 1.0),
+        }
+    )
+
+
+def outcome_info(params: Params, out: Outcome, job: np.ndarray, i: int) -> dict[str, Any]:
+    """The `info` dict of job i's step: raw figures in J, s and W."""
+    b = out.batch_index[i]
+    profiled = bool(out.profiled[i])
+    # inf = no known epoch cost (not profiled, or a limit the trace lacks): keeps infos comparable.
+    profile = params.profile_epoch_cost[job[i], b, : params.num_power_limits[job[i]]]
+    profile = np.where(np.isnan(profile) | (not profiled), np.inf, profile)
+    return {
+        "batch_size": int(out.batch_size[i]),
+        "power_limit": int(out.power_limit[i]),
+        "profiled": profiled,
+        "profile_epoch_cost": profile,
+        "ran": bool(out.ran[i]),
+        "reached": bool(out.reached[i]),
+        "epochs": int(out.epochs[i]),
+        "energy": float(out.energy[i]),
+        "time": float(out.time[i]),
+        "cost": float(out.cost[i]),
+        "threshold": float(out.threshold[i]),
+        "fallback": bool(out.fallback[i]),
+        "fallback_energy": float(out.fallback_energy[i]),
+        "fallback_time": float(out.fallback_time[i]),
+        "fallback_cost": float(out.fallback_cost[i]),
+        "step_cost": float(out.step_cost[i]),
+        "recurrence": int(out.recurrence[i]),
+        "attempt": int(out.attempt[i]),
+        "recurrence_done": bool(out.recurrence_done[i]),
+        "min_cost": float(out.min_cost[i]),
+        "default_cost": float(params.default_cost[job[i]]),
+    }
+
+
+class RecurringJobEnv(gym.Env[dict, np.ndarray]):
+    """
+    ## Description
+
+    A DNN training job recurs (re-training on fresh data, hyper-parameter sweeps, ...). Before each
+    run an agent picks the batch size and the GPU power limit; the run then trains until it
+    reaches the target metric, is early-stopped because it has become too expensive, or hits
+    `max_epochs`. The goal is the lowest energy-time cost over all recurrences. The runs are
+    simulated from the Zeus (NSDI'23) traces exactly as Zeus's trace-driven simulator does
+    (zeus==0.16.0 `Simulator.simulate_one_job`): each run draws one recorded training path of its
+    batch size uniformly from `np_random`, so epochs-to-target vary from run to run.
+
+    The cost of a run is `eta * energy + (1 - eta) * MAXPOWER * time` (J and s; MAXPOWER is the
+    GPU's largest power limit in the traces). A run is stopped before the epoch at which its cost
+    would pass `beta * min_cost`, where `min_cost` is the cheapest completed recurrence so far
+    (failed attempts included); a run that cannot afford even one epoch does not start.
+
+    ## Action Space
+
+    `MultiDiscrete([B, P + 1])` (a `ConfigurationSpace` whose `sample()` draws only playable
+    actions, mask in `job_info["playable"]`): the index of the batch size in `job_info["batch_sizes"]` and
+    the index of the power limit in `job_info["power_limits"]`. Power index `P` means "profile
+    just in time": the first epoch cycles through every limit of the batch size (it costs the mean
+    epoch of all of them), the rest run at the limit with the lowest epoch cost
+    `(eta * avg_power + (1 - eta) * max_limit_of_b) * time_per_epoch` (ties to the higher limit).
+    A configuration absent from the power trace raises `ValueError`.
+
+    ## Observation Space
+
+    A `Dict` of float32 `Box`es (B batch sizes, P power limits). Per-configuration entries are
+    flattened row-major (entry `b * P + p`) because SB3's policies expect 1-D observations:
+
+    | key          | shape  | meaning                                                              |
+    |--------------|--------|----------------------------------------------------------------------|
+    | `progress`   | (1,)   | recurrences completed / `num_recurrences`                            |
+    | `attempt`    | (1,)   | failed attempts in the open recurrence / `max_retries` (> 0: retry) |
+    | `threshold`  | (2,)   | early stopping active (0/1), `beta * min_cost / default_cost`        |
+    | `last_run`   | (4,)   | last step: ran, reached, cost / `default_cost`, profiled             |
+    | `tries`      | (B*P,) | runs started per configuration actually used / `num_recurrences`    |
+    | `mean_cost`  | (B*P,) | their mean cost / `default_cost` (0 if untried)                      |
+    | `reach_rate` | (B*P,) | fraction of them that reached the target                             |
+    | `profiled`   | (B,)   | 1 if the batch size's power limits have been profiled                |
+
+    ## Rewards
+
+    `-cost / default_cost` per step, where `default_cost` is the expected cost of one recurrence
+    run at b0 and its largest power limit (computed from the traces, without early stopping).
+    `info` has the raw figures: `energy` (J), `time` (s), `cost`, `ran`, `reached`, `epochs`,
+    `batch_size`, `power_limit` (W), `profiled`, `profile_epoch_cost` (per limit; inf unless
+    profiled and measured), `recurrence` and `attempt` (1-based), `threshold`, `min_cost`, `default_cost`,
+    `fallback` with `fallback_energy`, `fallback_time`, `fallback_cost`, and `step_cost`.
+
+    ## Starting State
+
+    No recurrence done, no statistics, no early-stopping threshold. The reset `info` is
+    `job_info`: batch sizes, power limits, feasibility, b0, eta, beta, profile action, ...
+
+    ## Episode End
+
+    - Termination: `num_recurrences` recurrences have reached the target metric.
+    - A run that misses the target leaves its recurrence open: the next step is a retry and its
+      cost adds to the recurrence. After `max_retries` failed attempts the recurrence is finished
+      by a run of b0 at its largest limit without early stopping (on a training path that reaches
+      the target), charged to that step and flagged by `info["fallback"]`. So the episode always
+      ends after at most `num_recurrences * max_retries` steps.
+    - Truncation: never by the environment itself (wrap it in `TimeLimit` if needed).
+
+    ## Arguments
+
+    | argument          | default         | meaning                                                     |
+    |-------------------|-----------------|-------------------------------------------------------------|
+    | `workload`        | `"librispeech"` | a name in `zeus_gym.WORKLOADS` or a `JobSpec` (or its dict) |
+    | `gpu`             | `"v100"`        | `a40`, `p100`, `rtx6000`, `v100`, or your trace's GPU name  |
+    | `eta_knob`        | `0.5`           | weight of energy vs time in the cost, in [0, 1]             |
+    | `beta_knob`       | `2.0`           | early-stop threshold factor; `inf` disables early stopping  |
+    | `num_recurrences` | `None`          | recurrences per episode; None: 2 |B| |P| as in the paper    |
+    | `max_retries`     | `20`            | failed attempts before the b0 fallback finishes a recurrence|
+    | `trace_dir`       | `None`          | trace folder; None: `ZEUS_GYM_TRACE_DIR`, cache, download   |
+
+    ```python
+    import gymnasium as gym
+    import zeus_gym  # registers the environments
+
+    env = gym.make("ZeusGym/RecurringJob-v0", workload="imagenet", gpu="a40", eta_knob=0.5)
+    obs, info = env.reset(seed=1)
+    obs, reward, terminated, truncated, info = env.step([info["b0_index"], info["profile_action"]])
+    ```
+
+    ## Version History
+
+    - v0: initial release; simulation semantics of zeus==0.16.0.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(
+        self,
+        workload: str | JobSpec | dict = "librispeech",
+        gpu: str = "v100",
+        eta_knob: float = 0.5,
+        beta_knob: float = 2.0,
+        num_recurrences: int | None = None,
+        max_retries: int = 20,
+        trace_dir: str | os.PathLike | None = None,
+    ) -> None:
+        self.params = load_params(
+            workload, gpu, eta_knob=eta_knob, beta_knob=beta_knob, num_recurrences=num_recurrences,
+            max_retries=max_retries, trace_dir=trace_dir,
+        )
+        self.job_info = job_info(self.params)
+        self.action_space = ConfigurationSpace(self.params.playable[0])
+        self.observation_space = observation_space(self.params)
+        self._state = None
+        self._done = False
+        self._draw = generator_draw([self.np_random])
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict[str, Any]]:
+        super().reset(seed=seed)
+        self._draw = generator_draw([self.np_random])
+        self._state = reset(self.params, np.zeros(1, dtype=np.int64))
+        self._done = False
+        return self._observation(), copy.deepcopy(self.job_info)
+
+    def step(self, action: np.ndarray) -> tuple[dict, SupportsFloat, bool, bool, dict[str, Any]]:
+        if self._state is None:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        if self._done:
+            raise gym.error.ResetNeeded("the episode has terminated: call reset() before step()")
+        batch = np.asarray(action, dtype=np.int64).reshape(1, 2)
+        if invalid_actions(self.params, self._state, batch)[0]:
+            raise ValueError(describe_invalid(self.params, 0, batch[0]))
+        self._state, out = step(self.params, self._state, batch, self._draw, inplace=True)
+        self._done = bool(out.terminated[0])
+        info = outcome_info(self.params, out, self._state.job, 0)
+        return self._observation(), float(out.reward[0]), self._done, False, info
+
+    def _observation(self) -> dict[str, np.ndarray]:
+        return {key: value[0] for key, value in observe(self.params, self._state).items()}
