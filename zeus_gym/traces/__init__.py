@@ -1,4 +1,4 @@
-"""Zeus NSDI'23 traces: the pinned upstream registry, locating or fetching a folder, and loading it."""
+"""Zeus NSDI'23 traces: the pinned upstream registry, locating or fetching them, loading them."""
 
 from zeus_gym.traces.errors import TraceHashError, TracesNotFoundError, TraceValidationError
 from zeus_gym.traces.load import TraceSet, load_trace_set

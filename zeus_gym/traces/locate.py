@@ -53,7 +53,7 @@ def sha256_of(path: Path) -> str:
 
 
 def power_files(folder: Path) -> dict[str, Path]:
-    """GPU name -> power trace file, for every summary_power_<gpu>.csv in a folder, sorted by GPU."""
+    """GPU name -> path of each summary_power_<gpu>.csv in a folder, sorted by GPU name."""
     found = {
         path.name[len(POWER_PREFIX) : -len(POWER_SUFFIX)]: path
         for path in folder.glob(f"{POWER_PREFIX}?*{POWER_SUFFIX}")
@@ -158,7 +158,9 @@ def fetch_traces(
     return folder.resolve()
 
 
-def locate_traces(trace_dir: str | os.PathLike[str] | None = None, *, download: bool = True) -> Located:
+def locate_traces(
+    trace_dir: str | os.PathLike[str] | None = None, *, download: bool = True
+) -> Located:
     """Find the trace folder and say how: argument, env var, cache, or downloaded into the cache."""
     if trace_dir is not None:
         return Located(check_trace_folder(Path(trace_dir), "the trace_dir argument"), "argument")

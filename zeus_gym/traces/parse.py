@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,9 +147,17 @@ def _check_unique(frame: pd.DataFrame, key: tuple[str, ...], where: _Where) -> N
 def _read_text(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
     """The file's cells as text with blank lines dropped, and each remaining row's line number."""
     try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
+        # index_col=False and the warning made an error: otherwise pandas quietly turns a first
+        # data row with more fields than the header into an index or drops the extra fields.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            raw = pd.read_csv(
+                path, dtype=str, keep_default_na=False, skip_blank_lines=False, index_col=False
+            )
     except pd.errors.EmptyDataError:
         raise TraceValidationError(f"{path}: file is empty (no header line)") from None
+    except pd.errors.ParserWarning:
+        raise TraceValidationError(f"{path}: a row has more fields than the header") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         detail = " ".join(str(exc).split())
         raise TraceValidationError(f"{path}: cannot be read as CSV: {detail}") from None

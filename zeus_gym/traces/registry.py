@@ -1,4 +1,4 @@
-"""The pinned upstream Zeus NSDI'23 trace files: where they live and what their bytes must hash to."""
+"""The pinned upstream Zeus NSDI'23 trace files: where they live, what their bytes hash to."""
 
 from __future__ import annotations
 

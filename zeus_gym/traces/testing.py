@@ -39,7 +39,8 @@ def serve_folder(folder: Path) -> Iterator[LocalMirror]:
     """Serve a folder over HTTP on 127.0.0.1 at a free port, in a thread, while the block runs."""
     mirror = LocalMirror(url="")
     handler = type("Handler", (_Handler,), {"mirror": mirror})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(folder)))
+    serve = functools.partial(handler, directory=str(folder))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), serve)
     mirror.url = f"http://127.0.0.1:{server.server_address[1]}/"
     # A short poll interval keeps shutdown (and so each test) quick.
     thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
