@@ -205,7 +205,10 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
             raise gym.error.ResetNeeded("call reset() before step()")
         if self._done:
             raise gym.error.ResetNeeded("the episode has terminated: call reset() before step()")
-        batch = np.asarray(action, dtype=np.int64).reshape(1, 2)
+        batch = np.asarray(action)
+        if batch.shape != (2,) or not np.issubdtype(batch.dtype, np.integer):
+            raise ValueError(f"action must be 2 integers [batch size index, power limit index], got {action!r}")
+        batch = batch.reshape(1, 2)
         if invalid_actions(self.params, self._state, batch)[0]:
             raise ValueError(describe_invalid(self.params, 0, batch[0]))
         self._state, out = step(self.params, self._state, batch, self._draw, inplace=True)
