@@ -92,12 +92,13 @@ def test_env_var_pointing_nowhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert str(tmp_path / "gone") in str(info.value) and ENV_VAR in str(info.value)
 
 
+@pytest.mark.parametrize("progress", [False, True])
 def test_fetch_from_local_mirror_verifies_and_skips_valid_files(
-    zeus_trace_dir: Path, tmp_path: Path
+    zeus_trace_dir: Path, tmp_path: Path, progress: bool
 ) -> None:
     dest = tmp_path / "dest"
     with serve_folder(zeus_trace_dir) as mirror:
-        assert fetch_traces(dest, base_url=mirror.url) == dest.resolve()
+        assert fetch_traces(dest, base_url=mirror.url, progress=progress) == dest.resolve()
     assert sorted(mirror.requests) == sorted(f"/{name}" for name in REGISTRY)
     for name, pinned in REGISTRY.items():
         assert (dest / name).stat().st_size == pinned.size

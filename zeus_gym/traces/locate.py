@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import logging
 import os
 from contextlib import contextmanager
@@ -95,7 +96,9 @@ class _HashRecorder:
     """pooch downloader that remembers what the download hashed to, for a useful mismatch error."""
 
     def __init__(self, progress: bool) -> None:
-        self._inner = pooch.HTTPDownloader(progressbar=progress, timeout=60)
+        # pooch's progress bar needs tqdm, which is only an optional dependency of zeus-gym.
+        bar = progress and importlib.util.find_spec("tqdm") is not None
+        self._inner = pooch.HTTPDownloader(progressbar=bar, timeout=60)
         self.sha256: str | None = None
 
     def __call__(self, url: str, output_file: str, pup: object, check_only: bool = False) -> None:
@@ -128,7 +131,6 @@ def _fetch_one(name: str, dest: Path, base_url: str, progress: bool) -> None:
             fname=name,
             path=dest,
             downloader=recorder,
-            progressbar=progress,
         )
     except requests.exceptions.RequestException as exc:
         response = getattr(exc, "response", None)

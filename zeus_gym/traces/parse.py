@@ -31,30 +31,31 @@ class Schema:
 
 
 _TEXT = Column("text")
+# The columns that name a training configuration, shared by both kinds of file.
+_CONFIG = {
+    "dataset": _TEXT,
+    "network": _TEXT,
+    "batch_size": Column("int", positive=True),
+    "optimizer": _TEXT,
+}
 TRAIN_SCHEMA = Schema(
     columns={
-        "dataset": _TEXT,
-        "network": _TEXT,
-        "batch_size": Column("int", positive=True),
-        "optimizer": _TEXT,
+        **_CONFIG,
         "learning_rate": Column("float"),
         "run": Column("int"),
         "target_metric": Column("float"),
         "target_epoch": Column("float", positive=True, optional=True),
     },
-    key=("dataset", "network", "batch_size", "optimizer", "run", "target_metric"),
+    key=(*_CONFIG, "run", "target_metric"),
 )
 POWER_SCHEMA = Schema(
     columns={
-        "dataset": _TEXT,
-        "network": _TEXT,
-        "batch_size": Column("int", positive=True),
-        "optimizer": _TEXT,
+        **_CONFIG,
         "power_limit": Column("int", positive=True),
         "time_per_epoch": Column("float", positive=True),
         "average_power": Column("float", positive=True),
     },
-    key=("dataset", "network", "batch_size", "optimizer", "power_limit"),
+    key=(*_CONFIG, "power_limit"),
 )
 
 # At most 18 digits, so that every accepted integer fits int64 without overflow checks.
@@ -69,12 +70,14 @@ class _Where:
         self.lines = lines
 
     def fail(self, column: str, row: int, problem: str, value: str) -> TraceValidationError:
+        """The error for one bad cell (row is the position among data rows)."""
         return TraceValidationError(
             f"{self.path}: column {column!r}, line {self.lines[row]}: {problem}, got {value!r}"
         )
 
 
 def _first(mask: np.ndarray) -> int:
+    """Position of the first True."""
     return int(np.flatnonzero(mask)[0])
 
 
