@@ -1,7 +1,8 @@
 """Shared fixtures: where the upstream Zeus traces are, and how missing traces are treated.
 
-Outside CI a missing trace folder skips the tests that need it; in CI (``CI`` set) it fails them,
-so that a broken trace setup can never pass as a green run with everything skipped.
+The traces come from ZEUS_GYM_TRACE_DIR if set, else the way the product finds them (user cache,
+then a verified download). Outside CI missing traces skip the tests that need them; in CI (``CI``
+set) they fail them, so that a broken trace setup can never pass as a green run of skips.
 """
 
 from __future__ import annotations
@@ -24,7 +25,12 @@ REQUIRED_FILES = (
 def _zeus_trace_dir() -> Path | None:
     value = os.environ.get(TRACE_ENV_VAR)
     if not value:
-        return None
+        from zeus_gym.traces import TracesNotFoundError, resolve_trace_dir
+
+        try:
+            return resolve_trace_dir()
+        except TracesNotFoundError:
+            return None
     path = Path(value)
     return path if all((path / name).is_file() for name in REQUIRED_FILES) else None
 
