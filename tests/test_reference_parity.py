@@ -29,7 +29,7 @@ def test_profiles_match_reference(zeus_trace_dir, gpu, eta):
         job = build_job(traces.train, traces.power[gpu], spec, gpu, eta)
         for i, b in enumerate(job.batch_sizes):
             expected = simulator._profile_power_limit(reference_job(spec, job.b0), int(b), eta)
-            got = {int(pl): cost for pl, cost in zip(job.power_limits, job.profile_epoch_cost[i]) if not np.isnan(cost)}
+            got = {int(pl): cost for pl, cost in zip(job.power_limits, job.profile_epoch_cost[i]) if np.isfinite(cost)}
             assert got == {int(pl): cost for pl, cost in expected.items()}
             best = min(expected, key=expected.get)  # first minimum in high-to-low order
             assert job.power_limits[job.best_limit[i]] == best

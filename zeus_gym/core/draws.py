@@ -17,9 +17,6 @@ def generator_draw(generators: Sequence[np.random.Generator]) -> Draw:
     """
 
     def draw(bounds: np.ndarray) -> np.ndarray:
-        out = np.zeros(len(bounds), dtype=np.int64)
-        for i in np.flatnonzero(bounds > 1):
-            out[i] = generators[i].integers(0, bounds[i])
-        return out
+        return np.array([g.integers(0, n) if n > 1 else 0 for g, n in zip(generators, bounds.tolist())], dtype=np.int64)
 
     return draw

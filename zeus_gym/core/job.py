@@ -38,7 +38,8 @@ class JobArrays:
     batch_max_limit: np.ndarray  # (B,) W: largest power limit measured for the batch size
     profile_energy: np.ndarray  # (B,) J: first epoch of a just-in-time power profile
     profile_time: np.ndarray  # (B,) s
-    profile_epoch_cost: np.ndarray  # (B, P) epoch cost of each limit, NaN where infeasible
+    epoch_cost: np.ndarray  # (B, P) early-stopping cost of one epoch (uses the batch's top limit)
+    profile_epoch_cost: np.ndarray  # (B, P) a profile's epoch cost of each limit, inf where infeasible
     best_limit: np.ndarray  # (B,) index into power_limits chosen by the profile
     target_epochs: np.ndarray  # (B, R) epochs to reach the target; NaN = never (or padding)
     num_paths: np.ndarray  # (B,) int64 training paths (runs) per batch size
@@ -161,7 +162,7 @@ def build_job(train: pd.DataFrame, power: pd.DataFrame, spec: JobSpec, gpu: str,
 
     profile_energy = np.empty(num_b)
     profile_time = np.empty(num_b)
-    profile_epoch_cost = np.full((num_b, num_p), np.nan)
+    profile_epoch_cost = np.full((num_b, num_p), np.inf)
     for i, rows in enumerate(power_rows):
         # The reference averages over all joined rows of the batch size: every run repeats the
         # batch size's power rows, so the sequence is those rows tiled once per run.
@@ -174,8 +175,7 @@ def build_job(train: pd.DataFrame, power: pd.DataFrame, spec: JobSpec, gpu: str,
             mean_time = _kahan_mean_of_copies(time_per_epoch[i, j], int(num_paths[i]))
             profile_epoch_cost[i, j] = (eta * mean_power + (1 - eta) * batch_max_limit[i]) * mean_time
     # Lowest epoch cost wins; ties go to the higher limit (the reference profiles high to low).
-    reversed_costs = np.where(np.isnan(profile_epoch_cost), np.inf, profile_epoch_cost)[:, ::-1]
-    best_limit = (num_p - 1 - np.argmin(reversed_costs, axis=1)).astype(np.int64)
+    best_limit = (num_p - 1 - np.argmin(profile_epoch_cost[:, ::-1], axis=1)).astype(np.int64)
 
     max_power = gpu_max_power(train, power)
     b0_index = int(np.searchsorted(batch_sizes, b0))
@@ -210,6 +210,7 @@ def build_job(train: pd.DataFrame, power: pd.DataFrame, spec: JobSpec, gpu: str,
         batch_max_limit=batch_max_limit,
         profile_energy=profile_energy,
         profile_time=profile_time,
+        epoch_cost=eta * energy_per_epoch + (1 - eta) * batch_max_limit[:, None] * time_per_epoch,
         profile_epoch_cost=profile_epoch_cost,
         best_limit=best_limit,
         target_epochs=target_epochs,

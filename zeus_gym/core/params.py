@@ -30,7 +30,8 @@ class Params:
     batch_max_limit: np.ndarray  # (J, B)
     profile_energy: np.ndarray  # (J, B)
     profile_time: np.ndarray  # (J, B)
-    profile_epoch_cost: np.ndarray  # (J, B, P)
+    epoch_cost: np.ndarray  # (J, B, P)
+    profile_epoch_cost: np.ndarray  # (J, B, P), inf where unmeasured
     best_limit: np.ndarray  # (J, B)
     target_epochs: np.ndarray  # (J, B, R)
     num_paths: np.ndarray  # (J, B)
@@ -114,7 +115,8 @@ def make_params(
         batch_max_limit=stack("batch_max_limit"),
         profile_energy=stack("profile_energy"),
         profile_time=stack("profile_time"),
-        profile_epoch_cost=stack("profile_epoch_cost", np.nan),
+        epoch_cost=stack("epoch_cost"),
+        profile_epoch_cost=stack("profile_epoch_cost", np.inf),
         best_limit=stack("best_limit"),
         target_epochs=stack("target_epochs", np.nan),
         num_paths=stack("num_paths"),

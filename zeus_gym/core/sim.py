@@ -111,8 +111,7 @@ def step(params: Params, state: State, action: np.ndarray, draw: Draw, *, inplac
 
     threshold = params.beta * state.min_cost
     limited = threshold != np.inf
-    epoch_cost = eta * energy_per_epoch + (1 - eta) * params.batch_max_limit[job, b] * time_per_epoch
-    affordable = np.floor_divide(np.where(limited, threshold, 0.0), epoch_cost)
+    affordable = np.floor_divide(np.where(limited, threshold, 0.0), params.epoch_cost[job, b, p])
     allowed = np.where(limited, np.minimum(affordable, params.max_epochs[job]), params.max_epochs[job])
     ran = allowed > 0
     reached = ran & (target <= allowed)  # NaN (never reached) compares False
@@ -140,7 +139,8 @@ def step(params: Params, state: State, action: np.ndarray, draw: Draw, *, inplac
     state.cost_sum[rows, b, p] += np.where(ran, normalized, 0.0)
     state.reached[rows, b, p] += reached
     state.profiled[rows, b] |= profiled
-    state.last_run[:] = np.stack([ran, reached, normalized, profiled], axis=1)
+    for column, value in enumerate((ran, reached, normalized, profiled)):
+        state.last_run[:, column] = value
     outcome_recurrence = state.recurrence + 1
     state.recurrence[:] += done
     state.attempt[:] = np.where(done, 0, attempt)
@@ -182,10 +182,13 @@ def observe(params: Params, state: State) -> dict[str, np.ndarray]:
     known = threshold != np.inf
     tries = np.maximum(state.tries, 1.0)
     n = len(job)
+    threshold_obs = np.empty((n, 2), dtype=np.float32)
+    threshold_obs[:, 0] = known
+    threshold_obs[:, 1] = np.where(known, threshold, 0.0) / params.default_cost[job]
     return {
         "progress": (state.recurrence / params.num_recurrences[job])[:, None].astype(np.float32),
         "attempt": (state.attempt / params.max_retries)[:, None].astype(np.float32),
-        "threshold": np.stack([known, np.where(known, threshold, 0.0) / params.default_cost[job]], axis=1).astype(np.float32),
+        "threshold": threshold_obs,
         "last_run": state.last_run.astype(np.float32),
         "tries": (state.tries / params.num_recurrences[job][:, None, None]).reshape(n, -1).astype(np.float32),
         "mean_cost": (state.cost_sum / tries).reshape(n, -1).astype(np.float32),

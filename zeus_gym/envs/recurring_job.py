@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+from dataclasses import fields
 from typing import Any, SupportsFloat
 
 import gymnasium as gym
@@ -45,36 +46,18 @@ def observation_space(params: Params) -> spaces.Dict:
     )
 
 
+INFO_FIELDS = tuple(f.name for f in fields(Outcome) if f.name not in ("reward", "terminated"))
+
+
 def outcome_info(params: Params, out: Outcome, job: np.ndarray, i: int) -> dict[str, Any]:
-    """The `info` dict of job i's step: raw figures in J, s and W."""
-    b = out.batch_index[i]
-    profiled = bool(out.profiled[i])
-    # inf = no known epoch cost (not profiled, or a limit the trace lacks): keeps infos comparable.
-    profile = params.profile_epoch_cost[job[i], b, : params.num_power_limits[job[i]]]
-    profile = np.where(np.isnan(profile) | (not profiled), np.inf, profile)
-    return {
-        "batch_size": int(out.batch_size[i]),
-        "power_limit": int(out.power_limit[i]),
-        "profiled": profiled,
-        "profile_epoch_cost": profile,
-        "ran": bool(out.ran[i]),
-        "reached": bool(out.reached[i]),
-        "epochs": int(out.epochs[i]),
-        "energy": float(out.energy[i]),
-        "time": float(out.time[i]),
-        "cost": float(out.cost[i]),
-        "threshold": float(out.threshold[i]),
-        "fallback": bool(out.fallback[i]),
-        "fallback_energy": float(out.fallback_energy[i]),
-        "fallback_time": float(out.fallback_time[i]),
-        "fallback_cost": float(out.fallback_cost[i]),
-        "step_cost": float(out.step_cost[i]),
-        "recurrence": int(out.recurrence[i]),
-        "attempt": int(out.attempt[i]),
-        "recurrence_done": bool(out.recurrence_done[i]),
-        "min_cost": float(out.min_cost[i]),
-        "default_cost": float(params.default_cost[job[i]]),
-    }
+    """The `info` dict of job i's step: every `Outcome` field as a Python scalar (J, s, W), plus
+    the profile's epoch cost per power limit (inf: not profiled, or a limit the trace lacks)."""
+    info = {name: getattr(out, name)[i].item() for name in INFO_FIELDS}
+    num_p = params.num_power_limits[job[i]]
+    profile = params.profile_epoch_cost[job[i], info["batch_index"], :num_p]
+    info["profile_epoch_cost"] = profile.copy() if info["profiled"] else np.full(num_p, np.inf)
+    info["default_cost"] = params.default_cost[job[i]].item()
+    return info
 
 
 class RecurringJobEnv(gym.Env[dict, np.ndarray]):
