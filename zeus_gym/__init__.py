@@ -9,6 +9,7 @@ __version__ = "0.1.0"
 register(
     id="ZeusGym/RecurringJob-v0",
     entry_point="zeus_gym.envs.recurring_job:RecurringJobEnv",
+    vector_entry_point="zeus_gym.envs.recurring_job_vector:RecurringJobVectorEnv",
 )
 
 __all__ = ["WORKLOADS", "JobSpec", "__version__"]

@@ -20,3 +20,49 @@ def generator_draw(generators: Sequence[np.random.Generator]) -> Draw:
         return np.array([g.integers(0, n) if n > 1 else 0 for g, n in zip(generators, bounds.tolist())], dtype=np.int64)
 
     return draw
+
+
+class BufferedDraw:
+    """`draw(bounds)` for N generators without a Python call per job and step.
+
+    `Generator.integers(0, n)` (n < 2**32) is Lemire's method on the generator's 32-bit stream:
+    take a word w, return (w * n) >> 32 unless (w * n) mod 2**32 < (2**32 - n) mod n, in which case
+    take another word. Words are fetched in blocks with `integers(0, 2**32, dtype=uint32)`, which
+    reads the same stream, so the draws are those of `generator_draw`, one for one.
+    """
+
+    def __init__(self, generators: Sequence[np.random.Generator], block: int = 1024) -> None:
+        self.generators = list(generators)
+        self.block = block
+        self.words = np.zeros((len(self.generators), block), dtype=np.uint32)
+        self.position = np.full(len(self.generators), block)
+
+    def reseed(self, index: int, generator: np.random.Generator) -> None:
+        """Use `generator` for job `index` from now on, dropping its buffered words."""
+        self.generators[index] = generator
+        self.position[index] = self.block
+
+    def _next_words(self, jobs: np.ndarray) -> np.ndarray:
+        empty = jobs[self.position[jobs] >= self.block]
+        for i in empty.tolist():  # one call per `block` draws of a job
+            self.words[i] = self.generators[i].integers(0, 2**32, size=self.block, dtype=np.uint32)
+            self.position[i] = 0
+        words = self.words[jobs, self.position[jobs]].astype(np.uint64)
+        self.position[jobs] += 1
+        return words
+
+    def __call__(self, bounds: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(bounds), dtype=np.int64)
+        jobs = np.flatnonzero(bounds > 1)
+        if jobs.size == 0:
+            return out
+        n = bounds[jobs].astype(np.uint64)
+        product = self._next_words(jobs) * n
+        low = product & np.uint64(0xFFFFFFFF)
+        rejected = low < (np.uint64(2**32) - n) % n
+        while rejected.any():  # probability below n / 2**32 per draw
+            product[rejected] = self._next_words(jobs[rejected]) * n[rejected]
+            low = product & np.uint64(0xFFFFFFFF)
+            rejected = low < (np.uint64(2**32) - n) % n
+        out[jobs] = (product >> np.uint64(32)).astype(np.int64)
+        return out

@@ -27,9 +27,15 @@ class State:
     attempt: np.ndarray  # (N,) attempts made in the open recurrence
     recurrence_cost: np.ndarray  # (N,) cost accumulated by the open recurrence
     min_cost: np.ndarray  # (N,) cheapest completed recurrence so far (inf before the first)
-    tries: np.ndarray  # (N, B, P) runs that started, per configuration actually used
-    cost_sum: np.ndarray  # (N, B, P) sum of their cost / default_cost
-    reached: np.ndarray  # (N, B, P) how many of them reached the target
+    # Per configuration actually used, flattened row-major (b * P + p):
+    tries: np.ndarray  # (N, B*P) runs that started
+    cost_sum: np.ndarray  # (N, B*P) sum of their cost / default_cost
+    reached: np.ndarray  # (N, B*P) how many of them reached the target
+    # The observation's float32 per-configuration features, updated where a step changes them so
+    # that observing a large batch is a copy rather than three divisions over every configuration.
+    tries_feature: np.ndarray  # (N, B*P) tries / num_recurrences
+    mean_cost_feature: np.ndarray  # (N, B*P) cost_sum / tries
+    reach_rate_feature: np.ndarray  # (N, B*P) reached / tries
     profiled: np.ndarray  # (N, B) batch sizes whose power limits were profiled
     last_run: np.ndarray  # (N, 4) ran, reached, cost / default_cost, profiled of the last step
 
@@ -70,7 +76,7 @@ class Outcome:
 def reset(params: Params, job: np.ndarray) -> State:
     """A fresh state for jobs `job` (indices into `params.jobs`)."""
     n = len(job)
-    grid = (n, params.max_batch_sizes, params.max_power_limits)
+    grid = (n, params.max_batch_sizes * params.max_power_limits)
     return State(
         job=np.asarray(job, dtype=np.int64).copy(),
         recurrence=np.zeros(n, dtype=np.int64),
@@ -80,9 +86,18 @@ def reset(params: Params, job: np.ndarray) -> State:
         tries=np.zeros(grid),
         cost_sum=np.zeros(grid),
         reached=np.zeros(grid),
-        profiled=np.zeros(grid[:2], dtype=bool),
+        tries_feature=np.zeros(grid, dtype=np.float32),
+        mean_cost_feature=np.zeros(grid, dtype=np.float32),
+        reach_rate_feature=np.zeros(grid, dtype=np.float32),
+        profiled=np.zeros((n, params.max_batch_sizes), dtype=bool),
         last_run=np.zeros((n, 4)),
     )
+
+
+def replace_rows(state: State, rows: np.ndarray, fresh: State) -> None:
+    """Overwrite jobs `rows` of `state` in place with the jobs of `fresh` (e.g. after a reset)."""
+    for f in fields(state):
+        getattr(state, f.name)[rows] = getattr(fresh, f.name)
 
 
 def invalid_actions(params: Params, state: State, action: np.ndarray) -> np.ndarray:
@@ -135,9 +150,14 @@ def step(params: Params, state: State, action: np.ndarray, draw: Draw, *, inplac
 
     default_cost = params.default_cost[job]
     normalized = cost / default_cost
-    state.tries[rows, b, p] += ran
-    state.cost_sum[rows, b, p] += np.where(ran, normalized, 0.0)
-    state.reached[rows, b, p] += reached
+    config = b * params.max_power_limits + p
+    state.tries[rows, config] += ran
+    state.cost_sum[rows, config] += np.where(ran, normalized, 0.0)
+    state.reached[rows, config] += reached
+    tries = state.tries[rows, config]
+    state.tries_feature[rows, config] = tries / params.num_recurrences[job]
+    state.mean_cost_feature[rows, config] = state.cost_sum[rows, config] / np.maximum(tries, 1.0)
+    state.reach_rate_feature[rows, config] = state.reached[rows, config] / np.maximum(tries, 1.0)
     state.profiled[rows, b] |= profiled
     for column, value in enumerate((ran, reached, normalized, profiled)):
         state.last_run[:, column] = value
@@ -149,7 +169,7 @@ def step(params: Params, state: State, action: np.ndarray, draw: Draw, *, inplac
 
     step_cost = np.where(fallback, cost + fallback_cost, cost)
     return state, Outcome(
-        batch_index=b,
+        batch_index=b.copy(),
         power_index=p,
         batch_size=params.batch_sizes[job, b],
         power_limit=params.power_limits[job, p],
@@ -175,23 +195,28 @@ def step(params: Params, state: State, action: np.ndarray, draw: Draw, *, inplac
     )
 
 
-def observe(params: Params, state: State) -> dict[str, np.ndarray]:
-    """The observation of each job (float32, leading axis N); see RecurringJobEnv's docstring."""
+def observe(params: Params, state: State, out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """The observation of each job (float32, leading axis N); see RecurringJobEnv's docstring.
+
+    With `out` (arrays of the right shapes) it is written there instead of into new arrays."""
     job = state.job
     threshold = params.beta * state.min_cost
     known = threshold != np.inf
-    tries = np.maximum(state.tries, 1.0)
-    n = len(job)
-    threshold_obs = np.empty((n, 2), dtype=np.float32)
-    threshold_obs[:, 0] = known
-    threshold_obs[:, 1] = np.where(known, threshold, 0.0) / params.default_cost[job]
-    return {
-        "progress": (state.recurrence / params.num_recurrences[job])[:, None].astype(np.float32),
-        "attempt": (state.attempt / params.max_retries)[:, None].astype(np.float32),
-        "threshold": threshold_obs,
-        "last_run": state.last_run.astype(np.float32),
-        "tries": (state.tries / params.num_recurrences[job][:, None, None]).reshape(n, -1).astype(np.float32),
-        "mean_cost": (state.cost_sum / tries).reshape(n, -1).astype(np.float32),
-        "reach_rate": (state.reached / tries).reshape(n, -1).astype(np.float32),
-        "profiled": state.profiled.astype(np.float32),
+    values = {
+        "progress": (state.recurrence / params.num_recurrences[job])[:, None],
+        "attempt": (state.attempt / params.max_retries)[:, None],
+        "threshold": None,
+        "last_run": state.last_run,
+        "tries": state.tries_feature,
+        "mean_cost": state.mean_cost_feature,
+        "reach_rate": state.reach_rate_feature,
+        "profiled": state.profiled,
     }
+    if out is None:
+        out = {key: np.empty(value.shape if value is not None else (len(job), 2), dtype=np.float32) for key, value in values.items()}
+    for key, value in values.items():
+        if value is not None:
+            out[key][...] = value
+    out["threshold"][:, 0] = known
+    out["threshold"][:, 1] = np.where(known, threshold, 0.0) / params.default_cost[job]
+    return out

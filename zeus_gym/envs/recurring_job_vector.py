@@ -1,0 +1,216 @@
+"""The native vector env of `ZeusGym/RecurringJob-v0`: N recurring jobs per numpy step."""
+
+from __future__ import annotations
+
+import copy
+import os
+from typing import Any, Sequence
+
+import numpy as np
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from zeus_gym.core import Outcome, invalid_actions, observe, reset, step
+from zeus_gym.core.draws import BufferedDraw
+from zeus_gym.core.sim import replace_rows
+from zeus_gym.envs.recurring_job import INFO_FIELDS, observation_space, outcome_info
+from zeus_gym.envs.setup import describe_invalid, job_info, load_params
+from zeus_gym.envs.spaces import ConfigurationSpace
+from zeus_gym.workloads import JobSpec
+
+
+class RecurringJobVectorEnv(VectorEnv):
+    """
+    ## Description
+
+    `num_envs` independent copies of `RecurringJobEnv` advanced by one call into the numpy core
+    per step (see `RecurringJobEnv` for the job, actions, observations, rewards and episodes).
+    Sub-environment i behaves exactly like a single env: with the same seeds and actions its
+    observations, rewards, terminations and infos are equal, step for step, to those of
+    `gymnasium.vector.SyncVectorEnv` over single envs, across autoresets.
+
+    ## Action Space
+
+    `ConfigurationSpace` of shape `(num_envs, 2)`; `sample()` draws only playable actions. The
+    actions of sub-environments that are being autoreset (NEXT_STEP mode) are ignored.
+
+    ## Observation Space
+
+    The single env's `Dict`, batched: every entry has a leading `num_envs` axis.
+
+    ## Rewards and Infos
+
+    Rewards as the single env. Infos follow Gymnasium's vector convention: `info[key]` is an
+    array over sub-environments and `info["_" + key]` marks which of them have the key. A
+    sub-environment that resets reports its reset info (the job description) in that step.
+
+    ## Episode End
+
+    As the single env. `autoreset_mode` is `NEXT_STEP` (Gymnasium's default: the step after the
+    last one resets), `SAME_STEP` (reset at once; `info["final_obs"]` and `info["final_info"]`
+    hold the last step's) or `DISABLED` (reset with `reset(options={"reset_mask": mask})`).
+
+    ## Arguments
+
+    `num_envs`, then the arguments of `RecurringJobEnv`, `autoreset_mode`, and `copy` (default
+    True): with False every step returns the same observation buffers, overwritten by the next
+    step, which saves an allocation of every observation array per step (as in SyncVectorEnv).
+    `reset(seed=s)` seeds sub-environment i with `s + i`, as `SyncVectorEnv` does; a list of
+    seeds gives each its own.
+
+    ```python
+    envs = gym.make_vec("ZeusGym/RecurringJob-v0", num_envs=64, workload="squad", gpu="a40")
+    obs, info = envs.reset(seed=0)
+    obs, rewards, terminations, truncations, infos = envs.step(envs.action_space.sample())
+    ```
+
+    ## Version History
+
+    - v0: initial release.
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        workload: str | JobSpec | dict = "librispeech",
+        gpu: str = "v100",
+        eta_knob: float = 0.5,
+        beta_knob: float = 2.0,
+        num_recurrences: int | None = None,
+        max_retries: int = 20,
+        trace_dir: str | os.PathLike | None = None,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        copy: bool = True,
+    ) -> None:
+        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
+            raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
+        modes = {m.value: m for m in AutoresetMode} | {m.name.lower(): m for m in AutoresetMode}
+        key = autoreset_mode.value if isinstance(autoreset_mode, AutoresetMode) else str(autoreset_mode)
+        if key not in modes and key.lower() not in modes:
+            raise ValueError(f"autoreset_mode must be an AutoresetMode or one of {sorted(modes)}, got {autoreset_mode!r}")
+        self.autoreset_mode = modes.get(key) or modes[key.lower()]
+        self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
+        self.num_envs = num_envs
+        self.copy = copy
+        self._buffer: dict[str, np.ndarray] | None = None
+        self.params = load_params(
+            workload, gpu, eta_knob=eta_knob, beta_knob=beta_knob, num_recurrences=num_recurrences,
+            max_retries=max_retries, trace_dir=trace_dir,
+        )
+        self.job_info = job_info(self.params)
+        self.single_action_space = ConfigurationSpace(self.params.playable[0])
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self.single_observation_space = observation_space(self.params)
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self._jobs = np.zeros(num_envs, dtype=np.int64)
+        # Actions of autoresetting sub-environments are ignored: step them with a harmless one.
+        self._idle_action = np.array([self.job_info["b0_index"], self.job_info["profile_action"]])
+        self._state = None
+        self._draw = BufferedDraw([None] * num_envs)
+        self._needs_reset = np.zeros(num_envs, dtype=bool)
+
+    def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict[str, Any]]:
+        super().reset(seed=seed if isinstance(seed, int) else None)
+        if seed is None or isinstance(seed, int):
+            seeds = [None if seed is None else seed + i for i in range(self.num_envs)]
+        elif len(seed) == self.num_envs:
+            seeds = list(seed)
+        else:
+            raise ValueError(f"seed must be None, an int or {self.num_envs} seeds, got {len(seed)} seeds")
+        rows = np.arange(self.num_envs)
+        if options and "reset_mask" in options:
+            rows = np.flatnonzero(np.asarray(options["reset_mask"], dtype=bool))
+        for i in rows.tolist():
+            if seeds[i] is not None or self._draw.generators[i] is None:
+                self._draw.reseed(i, seeding.np_random(seeds[i])[0])
+        if self._state is None or rows.size == self.num_envs:
+            self._state = reset(self.params, self._jobs)
+        else:
+            replace_rows(self._state, rows, reset(self.params, self._jobs[rows]))
+        self._needs_reset[rows] = False
+        return self._observe(), self._reset_infos({}, rows)
+
+    def step(self, actions: np.ndarray) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        if self._state is None:
+            raise RuntimeError("call reset() before step()")
+        actions = np.asarray(actions)
+        if actions.shape != (self.num_envs, 2) or not np.issubdtype(actions.dtype, np.integer):
+            raise ValueError(f"actions must be integers of shape ({self.num_envs}, 2), got {actions.dtype} {actions.shape}")
+        idle = self._needs_reset if self.autoreset_mode == AutoresetMode.NEXT_STEP else np.zeros(self.num_envs, dtype=bool)
+        if self.autoreset_mode == AutoresetMode.DISABLED and self._needs_reset.any():
+            raise RuntimeError(f"sub-environments {np.flatnonzero(self._needs_reset).tolist()} ended: reset them with options={{'reset_mask': ...}}")
+        actions = np.where(idle[:, None], self._idle_action, actions)
+        bad = np.flatnonzero(invalid_actions(self.params, self._state, actions))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(f"sub-environment {i}: {describe_invalid(self.params, self._jobs[i], actions[i])}")
+
+        draw = self._draw if not idle.any() else (lambda bounds: self._draw(np.where(idle, 1, bounds)))
+        self._state, out = step(self.params, self._state, actions, draw, inplace=True)
+        rewards, terminations = np.where(idle, 0.0, out.reward), out.terminated & ~idle
+        same_step = self.autoreset_mode == AutoresetMode.SAME_STEP
+        # With SAME_STEP an ended sub-environment reports its reset info; its step is in final_info.
+        infos = self._step_infos(out, ~idle & ~(terminations if same_step else idle))
+        if same_step and terminations.any():
+            ended = np.flatnonzero(terminations)
+            final_obs = observe(self.params, self._state)
+            for i in ended.tolist():
+                final = {"final_obs": {k: v[i] for k, v in final_obs.items()}, "final_info": outcome_info(self.params, out, self._jobs, i)}
+                infos = self._add_info(infos, final, i)
+            replace_rows(self._state, ended, reset(self.params, self._jobs[ended]))
+            infos = self._reset_infos(infos, ended)
+        if idle.any():
+            replace_rows(self._state, np.flatnonzero(idle), reset(self.params, self._jobs[idle]))
+            infos = self._reset_infos(infos, np.flatnonzero(idle))
+        self._needs_reset = terminations.copy() if self.autoreset_mode != AutoresetMode.SAME_STEP else np.zeros(self.num_envs, dtype=bool)
+        return self._observe(), rewards, terminations, np.zeros(self.num_envs, dtype=bool), infos
+
+    def _observe(self) -> dict[str, np.ndarray]:
+        """Fresh arrays, or with copy=False the same buffers every step (as SyncVectorEnv does)."""
+        if self.copy:
+            return observe(self.params, self._state)
+        self._buffer = observe(self.params, self._state, self._buffer)
+        return self._buffer
+
+    def _reset_infos(self, infos: dict[str, Any], rows: np.ndarray) -> dict[str, Any]:
+        """Add the reset info (`job_info`) of sub-environments `rows`, typed as `_add_info` does."""
+        if rows.size == 0:
+            return infos
+        for key, value in self.job_info.items():
+            if key not in infos:
+                if isinstance(value, (bool, int, float, np.number)):
+                    infos[key] = np.zeros(self.num_envs, dtype=type(value))
+                elif isinstance(value, np.ndarray):
+                    infos[key] = np.zeros((self.num_envs, *value.shape), dtype=value.dtype)
+                else:
+                    infos[key] = np.full(self.num_envs, None, dtype=object)
+                infos[f"_{key}"] = np.zeros(self.num_envs, dtype=bool)
+            if infos[key].dtype == object:
+                for i in rows.tolist():  # lists are copied so that no two infos share one
+                    infos[key][i] = copy.copy(value)
+            else:
+                infos[key][rows] = value
+            infos[f"_{key}"][rows] = True
+        return infos
+
+    def _step_infos(self, out: Outcome, active: np.ndarray) -> dict[str, Any]:
+        """The single env's step info of every active sub-environment, in vector form."""
+        if not active.any():
+            return {}
+        columns = {name: getattr(out, name) for name in INFO_FIELDS}
+        num_p = self.params.num_power_limits[self._jobs][:, None]
+        profile = self.params.profile_epoch_cost[self._jobs, out.batch_index]
+        in_job = np.arange(profile.shape[1]) < num_p
+        columns["profile_epoch_cost"] = np.where(out.profiled[:, None] & in_job, profile, np.inf)
+        columns["default_cost"] = self.params.default_cost[self._jobs]
+        infos: dict[str, Any] = {}
+        everyone = active.all()
+        for name, values in columns.items():
+            if not everyone:
+                values = values.copy()
+                values[~active] = 0
+            infos[name], infos[f"_{name}"] = values, active.copy()
+        return infos
