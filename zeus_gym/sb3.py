@@ -1,0 +1,108 @@
+"""Stable-Baselines3 adapter: the native vector env as an SB3 `VecEnv` (needs the `rl` extra).
+
+SB3 has its own vector API (`reset()` returns only observations, infos are a list of dicts, and
+finished environments reset at once with `info["terminal_observation"]`). `SB3VecEnv` provides it
+on top of `RecurringJobVectorEnv` in SAME_STEP autoreset mode, so SB3 algorithms step all
+sub-environments with one call into the numpy core:
+
+```python
+from stable_baselines3 import PPO
+from zeus_gym.sb3 import make_sb3_vec_env
+
+venv = make_sb3_vec_env(num_envs=16, workload="squad", gpu="a40")
+model = PPO("MultiInputPolicy", venv, seed=0).learn(10_000)
+```
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+from gymnasium.vector import AutoresetMode
+from stable_baselines3.common.vec_env import VecEnv
+from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices
+
+from zeus_gym.envs.recurring_job_vector import RecurringJobVectorEnv
+
+
+def unbatch_infos(infos: dict[str, Any], num_envs: int) -> list[dict[str, Any]]:
+    """Gymnasium's vector infos (`info[key]` + mask `info["_" + key]`) as one dict per env."""
+    out: list[dict[str, Any]] = [{} for _ in range(num_envs)]
+    for key, values in infos.items():
+        if key.startswith("_"):
+            continue
+        present = infos.get(f"_{key}", np.ones(num_envs, dtype=bool))
+        if isinstance(values, dict):
+            for i, nested in enumerate(unbatch_infos(values, num_envs)):
+                if present[i]:
+                    out[i][key] = nested
+            continue
+        for i in np.flatnonzero(present).tolist():
+            value = values[i]
+            out[i][key] = value.item() if isinstance(value, np.generic) else value
+    return out
+
+
+class SB3VecEnv(VecEnv):
+    """An SB3 `VecEnv` over a `RecurringJobVectorEnv` that resets in the same step."""
+
+    def __init__(self, venv: RecurringJobVectorEnv) -> None:
+        if venv.autoreset_mode != AutoresetMode.SAME_STEP:
+            raise ValueError("SB3VecEnv needs a RecurringJobVectorEnv with autoreset_mode=SAME_STEP (see make_sb3_vec_env)")
+        self.venv = venv
+        self._actions: np.ndarray | None = None
+        super().__init__(venv.num_envs, venv.single_observation_space, venv.single_action_space)
+
+    def reset(self) -> dict[str, np.ndarray]:
+        seeds = None if all(seed is None for seed in self._seeds) else list(self._seeds)
+        obs, infos = self.venv.reset(seed=seeds)
+        self.reset_infos = unbatch_infos(infos, self.num_envs)
+        self._reset_seeds()
+        self._reset_options()
+        return obs
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = np.asarray(actions).reshape(self.num_envs, 2)
+
+    def step_wait(self) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, list[dict[str, Any]]]:
+        obs, rewards, terminations, truncations, infos = self.venv.step(self._actions)
+        dones = terminations | truncations
+        final = infos.pop("final_info", {}), infos.pop("final_obs", None)
+        infos.pop("_final_info", None), infos.pop("_final_obs", None)
+        out = unbatch_infos(infos, self.num_envs)
+        final_infos = unbatch_infos(final[0], self.num_envs) if final[0] else None
+        for i in range(self.num_envs):
+            if dones[i]:
+                # SB3 wants the last step's info, with the final observation; the reset info
+                # (the job description) stays available in `reset_infos`.
+                self.reset_infos[i] = out[i]
+                out[i] = final_infos[i] if final_infos else {}
+                out[i]["terminal_observation"] = final[1][i]
+            out[i]["TimeLimit.truncated"] = bool(truncations[i] and not terminations[i])
+        return obs, rewards.astype(np.float32), dones, out
+
+    def close(self) -> None:
+        self.venv.close()
+
+    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
+        return [getattr(self.venv, attr_name) for _ in self._get_indices(indices)]
+
+    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
+        setattr(self.venv, attr_name, value)
+
+    def env_method(self, method_name: str, *method_args: Any, indices: VecEnvIndices = None, **method_kwargs: Any) -> list[Any]:
+        """Calls the vector env's method once; a result with one row per env is split by env."""
+        result = getattr(self.venv, method_name)(*method_args, **method_kwargs)
+        rows: Sequence[int] | Iterable[int] = self._get_indices(indices)
+        if isinstance(result, np.ndarray) and result.shape[:1] == (self.num_envs,):
+            return [result[i] for i in rows]
+        return [result for _ in rows]
+
+    def env_is_wrapped(self, wrapper_class: type, indices: VecEnvIndices = None) -> list[bool]:
+        return [False for _ in self._get_indices(indices)]
+
+
+def make_sb3_vec_env(num_envs: int, **env_kwargs: Any) -> SB3VecEnv:
+    """A `RecurringJobVectorEnv(num_envs, **env_kwargs)` in SAME_STEP mode, as an SB3 `VecEnv`."""
+    return SB3VecEnv(RecurringJobVectorEnv(num_envs=num_envs, autoreset_mode=AutoresetMode.SAME_STEP, **env_kwargs))
