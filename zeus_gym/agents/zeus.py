@@ -1,0 +1,89 @@
+"""The Zeus agent: pruning exploration and Thompson sampling for the batch size, JIT power limits."""
+
+from __future__ import annotations
+
+from typing import Hashable
+
+import numpy as np
+
+from zeus_gym.agents.base import JobInfo
+from zeus_gym.agents.legacy import LegacyLoop
+from zeus_gym.agents.power import JITPowerLimits
+from zeus_gym.agents.pruning import PruningExplorer
+from zeus_gym.agents.thompson import GaussianThompson, reward_precision
+
+
+class ZeusBatchSizeOptimizer:
+    """Zeus's batch size optimizer for one job, with Zeus's legacy interface (`job` is unused
+    but for its `default_bs`): two rounds of pruning, then Gaussian Thompson sampling over the
+    survivors with each arm's reward precision learned from the variance of its rewards."""
+
+    def __init__(
+        self,
+        *,
+        prior_mean: float = 0.0,
+        prior_precision: float = 0.0,
+        window_size: int = 0,
+        concurrency: bool = False,
+        seed: int | None = None,
+    ) -> None:
+        self.prior_mean = prior_mean
+        self.prior_precision = prior_precision
+        self.window_size = window_size  # rewards per arm the bandit learns from (0: all)
+        self.concurrency = concurrency  # results may arrive out of order: pruning skips strays
+        self.seed = seed
+
+    def register_job(self, job: Hashable, batch_sizes: list[int]) -> None:
+        """Start pruning from the job's `default_bs`."""
+        self.explorer = PruningExplorer(batch_sizes, job.default_bs)  # type: ignore[attr-defined]
+        self.history: list[tuple[int, float]] = []  # (batch size, reward = -cost), in order
+        self.rewards: dict[int, list[float]] = {}  # the same, per batch size
+        self.bandit: GaussianThompson | None = None
+
+    def predict(self, job: Hashable) -> int:
+        """The batch size of the next run."""
+        if self.bandit is None:
+            batch_size = self.explorer.next_batch_size()
+            if batch_size is not None:
+                return batch_size
+            # The bandit (and its random stream) starts when pruning ends.
+            self.bandit = GaussianThompson(
+                self.explorer.candidates, prior_mean=self.prior_mean,
+                prior_precision=self.prior_precision, num_exploration=2, seed=self.seed,
+            )
+            for arm in self.bandit.arms:
+                self._fit(arm)
+        return self.bandit.predict()
+
+    def observe(self, job: Hashable, batch_size: int, cost: float, converged: bool | None = None) -> None:
+        """The cost of a run of `batch_size` and whether it reached the target."""
+        self.history.append((batch_size, -cost))
+        self.rewards.setdefault(batch_size, []).append(-cost)
+        if self.bandit is not None:
+            if batch_size in self.bandit.count:
+                self._fit(batch_size)
+        elif not self.concurrency or self.explorer.expecting == batch_size:
+            self.explorer.report(batch_size, cost, bool(converged))
+
+    def _fit(self, arm: int) -> None:
+        seen = self.rewards.get(arm, [])
+        rewards = np.array(seen[-self.window_size :] if self.window_size else seen)
+        self.bandit.fit(arm, rewards, reward_precision(rewards) if len(rewards) else np.inf)  # type: ignore[union-attr]
+
+
+class ZeusAgent(LegacyLoop):
+    """Zeus as zeus==0.16.0 simulates it (`PruningGTSBatchSizeOptimizer` and
+    `JITPowerLimitOptimizer`): same seed, job and knobs give the reference's run history.
+
+    Options are the reference's: `window_size` (0: all rewards), the Gaussian prior, and
+    `concurrency` (pruning ignores results that arrive out of the expected order).
+    """
+
+    def __init__(
+        self, *, window_size: int = 0, prior_mean: float = 0.0, prior_precision: float = 0.0, concurrency: bool = False
+    ) -> None:
+        self.options = dict(window_size=window_size, prior_mean=prior_mean, prior_precision=prior_precision, concurrency=concurrency)
+
+    def make_optimizers(self, job_info: JobInfo, seed: int | None) -> tuple[ZeusBatchSizeOptimizer, JITPowerLimits]:
+        """Fresh optimizers; the bandit draws from `default_rng(seed)`."""
+        return ZeusBatchSizeOptimizer(seed=seed, **self.options), JITPowerLimits()
