@@ -30,6 +30,28 @@ def steps_per_second(envs: gym.vector.VectorEnv, seconds: float) -> float:
     return steps * envs.num_envs / (time.perf_counter() - start)
 
 
+def python_loop_share(n: int, kwargs: dict, steps: int = 3000) -> dict[str, float]:
+    """Share of native step time spent in the per-env Python loops: refilling random-word
+    buffers (one generator call per env every 1024 draws) and the reset info of envs that
+    autoreset (object-typed entries are copied per env)."""
+    import cProfile
+    import pstats
+
+    envs = gym.make_vec(ENV_ID, num_envs=n, vectorization_mode="vector_entry_point", **kwargs)
+    envs.action_space.seed(0)
+    actions = [envs.action_space.sample() for _ in range(steps)]
+    envs.reset(seed=0)
+    profile = cProfile.Profile()
+    profile.enable()
+    for action in actions:
+        envs.step(action)
+    profile.disable()
+    stats = pstats.Stats(profile).stats
+    total = sum(entry[2] for entry in stats.values())  # tottime of everything
+    loops = {"buffer refills": "_refill", "reset infos": "_reset_infos"}
+    return {label: sum(entry[3] for (_, _, name), entry in stats.items() if func in name) / total for label, func in loops.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1,64,1024")
@@ -44,6 +66,9 @@ def main() -> None:
         reused = steps_per_second(gym.make_vec(ENV_ID, num_envs=n, vectorization_mode="vector_entry_point", copy=False, **kwargs), args.seconds)
         sync = steps_per_second(gym.make_vec(ENV_ID, num_envs=n, vectorization_mode="sync", **kwargs), args.seconds)
         print(f"{n:>6} {native:>15,.0f} {reused:>13,.0f} {sync:>14,.0f} {native / sync:>7.1f} {reused / sync:>13.1f}")
+    largest = max(int(size) for size in args.sizes.split(","))
+    shares = python_loop_share(largest, kwargs)
+    print(f"per-env Python loops at N={largest}: " + ", ".join(f"{label} {share:.1%}" for label, share in shares.items()) + " of step time")
 
 
 if __name__ == "__main__":

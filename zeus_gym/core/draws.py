@@ -42,11 +42,13 @@ class BufferedDraw:
         self.generators[index] = generator
         self.position[index] = self.block
 
-    def _next_words(self, jobs: np.ndarray) -> np.ndarray:
-        empty = jobs[self.position[jobs] >= self.block]
-        for i in empty.tolist():  # one call per `block` draws of a job
+    def _refill(self, jobs: np.ndarray) -> None:
+        for i in jobs.tolist():  # one generator call per `block` draws of a job
             self.words[i] = self.generators[i].integers(0, 2**32, size=self.block, dtype=np.uint32)
             self.position[i] = 0
+
+    def _next_words(self, jobs: np.ndarray) -> np.ndarray:
+        self._refill(jobs[self.position[jobs] >= self.block])
         words = self.words[jobs, self.position[jobs]].astype(np.uint64)
         self.position[jobs] += 1
         return words
