@@ -41,6 +41,8 @@ class Params:
     max_run_cost: np.ndarray  # (J,) normalized by default_cost
     b0_index: np.ndarray  # (J,)
     b0_limit: np.ndarray  # (J,) index of b0's largest power limit
+    batch_feature: np.ndarray  # (J, B) (log2 b + 1) / (log2 max_b + 1) over all jobs; 0 = padding
+    power_feature: np.ndarray  # (J, P) limit / largest limit over all jobs; 0 = padding
     fallback_energy: np.ndarray  # (J, K)
     fallback_time: np.ndarray  # (J, K)
     num_fallback: np.ndarray  # (J,)
@@ -97,7 +99,12 @@ def make_params(
         return np.array(values, dtype=dtype)
 
     feasible = stack("feasible", False)
-    real_batch = stack("batch_sizes") > 0
+    batch_sizes, power_limits = stack("batch_sizes"), stack("power_limits")
+    real_batch = batch_sizes > 0
+    # Job-independent descriptions of each action slot, so that one policy can act on any job.
+    log_batch = np.log2(np.where(real_batch, batch_sizes, 1)) + 1
+    batch_feature = np.where(real_batch, log_batch / log_batch.max(), 0.0)
+    power_feature = power_limits / power_limits.max()
     return Params(
         jobs=tuple(jobs),
         eta=float(eta),
@@ -106,8 +113,8 @@ def make_params(
         num_recurrences=per_job([num_recurrences or job.num_recurrences for job in jobs], np.int64),
         num_batch_sizes=per_job([len(job.batch_sizes) for job in jobs], np.int64),
         num_power_limits=per_job([len(job.power_limits) for job in jobs], np.int64),
-        batch_sizes=stack("batch_sizes"),
-        power_limits=stack("power_limits"),
+        batch_sizes=batch_sizes,
+        power_limits=power_limits,
         feasible=feasible,
         playable=np.concatenate([feasible, real_batch[:, :, None]], axis=2),
         time_per_epoch=stack("time_per_epoch"),
@@ -126,6 +133,8 @@ def make_params(
         max_run_cost=per_job([job.max_run_cost for job in jobs], np.float64),
         b0_index=per_job([job.b0_index for job in jobs], np.int64),
         b0_limit=per_job([int(np.searchsorted(job.power_limits, job.batch_max_limit[job.b0_index])) for job in jobs], np.int64),
+        batch_feature=batch_feature,
+        power_feature=power_feature,
         fallback_energy=stack("fallback_energy"),
         fallback_time=stack("fallback_time"),
         num_fallback=per_job([len(job.fallback_energy) for job in jobs], np.int64),

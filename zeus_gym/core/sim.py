@@ -211,6 +211,9 @@ def observe(params: Params, state: State, out: dict[str, np.ndarray] | None = No
         "mean_cost": state.mean_cost_feature,
         "reach_rate": state.reach_rate_feature,
         "profiled": state.profiled,
+        "batch_sizes": params.batch_feature[job],
+        "power_limits": params.power_feature[job],
+        "playable": params.playable[job].reshape(len(job), -1),
     }
     if out is None:
         out = {key: np.empty(value.shape if value is not None else (len(job), 2), dtype=np.float32) for key, value in values.items()}

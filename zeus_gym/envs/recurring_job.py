@@ -13,9 +13,8 @@ from gymnasium import spaces
 
 from zeus_gym.core import Outcome, Params, invalid_actions, observe, reset, step
 from zeus_gym.core.draws import generator_draw
-from zeus_gym.envs.setup import describe_invalid, job_info, load_params
+from zeus_gym.envs.setup import Gpus, Workloads, describe_invalid, job_info, load_params, pick_jobs
 from zeus_gym.envs.spaces import ConfigurationSpace
-from zeus_gym.workloads import JobSpec
 
 
 def observation_space(params: Params) -> spaces.Dict:
@@ -42,6 +41,9 @@ def observation_space(params: Params) -> spaces.Dict:
             "mean_cost": box((num_b * num_p,), run_cost),
             "reach_rate": box((num_b * num_p,), 1.0),
             "profiled": box((num_b,), 1.0),
+            "batch_sizes": box((num_b,), 1.0),
+            "power_limits": box((num_p,), 1.0),
+            "playable": box((num_b * (num_p + 1),), 1.0),
         }
     )
 
@@ -51,11 +53,10 @@ INFO_FIELDS = tuple(f.name for f in fields(Outcome) if f.name not in ("reward", 
 
 def outcome_info(params: Params, out: Outcome, job: np.ndarray, i: int) -> dict[str, Any]:
     """The `info` dict of job i's step: every `Outcome` field as a Python scalar (J, s, W), plus
-    the profile's epoch cost per power limit (inf: not profiled, or a limit the trace lacks)."""
+    the profile's epoch cost per (padded) power limit (inf: not profiled, or no such limit)."""
     info = {name: getattr(out, name)[i].item() for name in INFO_FIELDS}
-    num_p = params.num_power_limits[job[i]]
-    profile = params.profile_epoch_cost[job[i], info["batch_index"], :num_p]
-    info["profile_epoch_cost"] = profile.copy() if info["profiled"] else np.full(num_p, np.inf)
+    profile = params.profile_epoch_cost[job[i], info["batch_index"]]
+    info["profile_epoch_cost"] = profile.copy() if info["profiled"] else np.full(profile.shape, np.inf)
     info["default_cost"] = params.default_cost[job[i]].item()
     return info
 
@@ -71,6 +72,12 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
     simulated from the Zeus (NSDI'23) traces exactly as Zeus's trace-driven simulator does
     (zeus==0.16.0 `Simulator.simulate_one_job`): each run draws one recorded training path of its
     batch size uniformly from `np_random`, so epochs-to-target vary from run to run.
+
+    `workload` and `gpu` may also be lists (or "all"): every reset then draws one (workload, GPU)
+    pair uniformly with `np_random` (or takes `options={"job": (workload, gpu)}`), and the spaces
+    are padded to the largest job. The `playable` mask (observation, `job_info`, and the action
+    space's sampler) marks the current job's actions; the observation also describes each batch
+    size and power limit slot, so one policy can act on any job.
 
     The cost of a run is `eta * energy + (1 - eta) * MAXPOWER * time` (J and s; MAXPOWER is the
     GPU's largest power limit in the traces). A run is stopped before the epoch at which its cost
@@ -102,6 +109,9 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
     | `mean_cost`  | (B*P,) | their mean cost / `default_cost` (0 if untried)                      |
     | `reach_rate` | (B*P,) | fraction of them that reached the target                             |
     | `profiled`   | (B,)   | 1 if the batch size's power limits have been profiled                |
+    | `batch_sizes`| (B,)   | each batch size as (log2 b + 1) / (log2 largest b + 1); 0 = no slot  |
+    | `power_limits`| (P,)  | each power limit / the largest limit; 0 = no slot                    |
+    | `playable`   | (B*(P+1),) | 1 where the action (b, p) is playable (row-major, as `action_masks()`) |
 
     ## Rewards
 
@@ -131,8 +141,8 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
 
     | argument          | default         | meaning                                                     |
     |-------------------|-----------------|-------------------------------------------------------------|
-    | `workload`        | `"librispeech"` | a name in `zeus_gym.WORKLOADS` or a `JobSpec` (or its dict) |
-    | `gpu`             | `"v100"`        | `a40`, `p100`, `rtx6000`, `v100`, or your trace's GPU name  |
+    | `workload`        | `"librispeech"` | a name in `zeus_gym.WORKLOADS` or a `JobSpec` (or its dict); a list or "all" |
+    | `gpu`             | `"v100"`        | `a40`, `p100`, `rtx6000`, `v100`, or your trace's GPU name; a list or "all" |
     | `eta_knob`        | `0.5`           | weight of energy vs time in the cost, in [0, 1]             |
     | `beta_knob`       | `2.0`           | early-stop threshold factor; `inf` disables early stopping  |
     | `num_recurrences` | `None`          | recurrences per episode; None: 2 |B| |P| as in the paper    |
@@ -150,15 +160,15 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
 
     ## Version History
 
-    - v0: initial release; simulation semantics of zeus==0.16.0.
+    - v0: initial release; simulation semantics of zeus==0.16.0; single and multi-workload.
     """
 
     metadata = {"render_modes": []}
 
     def __init__(
         self,
-        workload: str | JobSpec | dict = "librispeech",
-        gpu: str = "v100",
+        workload: Workloads = "librispeech",
+        gpu: Gpus = "v100",
         eta_knob: float = 0.5,
         beta_knob: float = 2.0,
         num_recurrences: int | None = None,
@@ -179,7 +189,10 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict[str, Any]]:
         super().reset(seed=seed)
         self._draw = generator_draw([self.np_random])
-        self._state = reset(self.params, np.zeros(1, dtype=np.int64))
+        job = pick_jobs(self.params, self._draw, np.ones(1, dtype=bool), options)
+        self._state = reset(self.params, job)
+        self.job_info = job_info(self.params, int(job[0]))
+        self.action_space.set_playable(self.params.playable[job[0]])
         self._done = False
         return self._observation(), copy.deepcopy(self.job_info)
 
@@ -193,7 +206,7 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
             raise ValueError(f"action must be 2 integers [batch size index, power limit index], got {action!r}")
         batch = batch.reshape(1, 2)
         if invalid_actions(self.params, self._state, batch)[0]:
-            raise ValueError(describe_invalid(self.params, 0, batch[0]))
+            raise ValueError(describe_invalid(self.params, int(self._state.job[0]), batch[0]))
         self._state, out = step(self.params, self._state, batch, self._draw, inplace=True)
         self._done = bool(out.terminated[0])
         info = outcome_info(self.params, out, self._state.job, 0)

@@ -15,9 +15,8 @@ from zeus_gym.core import Outcome, invalid_actions, observe, reset, step
 from zeus_gym.core.draws import BufferedDraw
 from zeus_gym.core.sim import replace_rows
 from zeus_gym.envs.recurring_job import INFO_FIELDS, observation_space, outcome_info
-from zeus_gym.envs.setup import describe_invalid, job_info, load_params
+from zeus_gym.envs.setup import Gpus, Workloads, describe_invalid, job_info, load_params, pick_jobs
 from zeus_gym.envs.spaces import ConfigurationSpace
-from zeus_gym.workloads import JobSpec
 
 
 class RecurringJobVectorEnv(VectorEnv):
@@ -75,8 +74,8 @@ class RecurringJobVectorEnv(VectorEnv):
     def __init__(
         self,
         num_envs: int = 1,
-        workload: str | JobSpec | dict = "librispeech",
-        gpu: str = "v100",
+        workload: Workloads = "librispeech",
+        gpu: Gpus = "v100",
         eta_knob: float = 0.5,
         beta_knob: float = 2.0,
         num_recurrences: int | None = None,
@@ -100,14 +99,12 @@ class RecurringJobVectorEnv(VectorEnv):
             workload, gpu, eta_knob=eta_knob, beta_knob=beta_knob, num_recurrences=num_recurrences,
             max_retries=max_retries, trace_dir=trace_dir,
         )
-        self.job_info = job_info(self.params)
+        self._job_infos = [job_info(self.params, j) for j in range(len(self.params.jobs))]
         self.single_action_space = ConfigurationSpace(self.params.playable[0])
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.single_observation_space = observation_space(self.params)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self._jobs = np.zeros(num_envs, dtype=np.int64)
-        # Actions of autoresetting sub-environments are ignored: step them with a harmless one.
-        self._idle_action = np.array([self.job_info["b0_index"], self.job_info["profile_action"]])
         self._state = None
         self._draw = BufferedDraw([None] * num_envs)
         self._needs_reset = np.zeros(num_envs, dtype=bool)
@@ -126,10 +123,9 @@ class RecurringJobVectorEnv(VectorEnv):
         for i in rows.tolist():
             if seeds[i] is not None or self._draw.generators[i] is None:
                 self._draw.reseed(i, seeding.np_random(seeds[i])[0])
-        if self._state is None or rows.size == self.num_envs:
+        if self._state is None:
             self._state = reset(self.params, self._jobs)
-        else:
-            replace_rows(self._state, rows, reset(self.params, self._jobs[rows]))
+        self._reset_rows(rows, options)
         self._needs_reset[rows] = False
         return self._observe(), self._reset_infos({}, rows)
 
@@ -142,7 +138,9 @@ class RecurringJobVectorEnv(VectorEnv):
         idle = self._needs_reset if self.autoreset_mode == AutoresetMode.NEXT_STEP else np.zeros(self.num_envs, dtype=bool)
         if self.autoreset_mode == AutoresetMode.DISABLED and self._needs_reset.any():
             raise RuntimeError(f"sub-environments {np.flatnonzero(self._needs_reset).tolist()} ended: reset them with options={{'reset_mask': ...}}")
-        actions = np.where(idle[:, None], self._idle_action, actions)
+        # Actions of autoresetting sub-environments are ignored: step them with a harmless one.
+        idle_actions = np.stack([self.params.b0_index[self._jobs], np.full(self.num_envs, self.params.max_power_limits)], axis=1)
+        actions = np.where(idle[:, None], idle_actions, actions)
         bad = np.flatnonzero(invalid_actions(self.params, self._state, actions))
         if bad.size:
             i = int(bad[0])
@@ -160,10 +158,10 @@ class RecurringJobVectorEnv(VectorEnv):
             for i in ended.tolist():
                 final = {"final_obs": {k: v[i] for k, v in final_obs.items()}, "final_info": outcome_info(self.params, out, self._jobs, i)}
                 infos = self._add_info(infos, final, i)
-            replace_rows(self._state, ended, reset(self.params, self._jobs[ended]))
+            self._reset_rows(ended, None)
             infos = self._reset_infos(infos, ended)
         if idle.any():
-            replace_rows(self._state, np.flatnonzero(idle), reset(self.params, self._jobs[idle]))
+            self._reset_rows(np.flatnonzero(idle), None)
             infos = self._reset_infos(infos, np.flatnonzero(idle))
         self._needs_reset = terminations.copy() if self.autoreset_mode != AutoresetMode.SAME_STEP else np.zeros(self.num_envs, dtype=bool)
         return self._observe(), rewards, terminations, np.zeros(self.num_envs, dtype=bool), infos
@@ -175,25 +173,35 @@ class RecurringJobVectorEnv(VectorEnv):
         self._buffer = observe(self.params, self._state, self._buffer)
         return self._buffer
 
+    def _reset_rows(self, rows: np.ndarray, options: dict[str, Any] | None) -> None:
+        """Start new episodes in sub-environments `rows`, drawing their jobs."""
+        mask = np.zeros(self.num_envs, dtype=bool)
+        mask[rows] = True
+        self._jobs[rows] = pick_jobs(self.params, self._draw, mask, options)[rows]
+        replace_rows(self._state, rows, reset(self.params, self._jobs[rows]))
+        playable = self.action_space.playable
+        playable[rows] = self.params.playable[self._jobs[rows]]
+        self.action_space.set_playable(playable)
+
     def _reset_infos(self, infos: dict[str, Any], rows: np.ndarray) -> dict[str, Any]:
         """Add the reset info (`job_info`) of sub-environments `rows`, typed as `_add_info` does."""
-        if rows.size == 0:
-            return infos
-        for key, value in self.job_info.items():
-            if key not in infos:
-                if isinstance(value, (bool, int, float, np.number)):
-                    infos[key] = np.zeros(self.num_envs, dtype=type(value))
-                elif isinstance(value, np.ndarray):
-                    infos[key] = np.zeros((self.num_envs, *value.shape), dtype=value.dtype)
+        for job in np.unique(self._jobs[rows]).tolist():
+            same = rows[self._jobs[rows] == job]
+            for key, value in self._job_infos[job].items():
+                if key not in infos:
+                    if isinstance(value, (bool, int, float, np.number)):
+                        infos[key] = np.zeros(self.num_envs, dtype=type(value))
+                    elif isinstance(value, np.ndarray):
+                        infos[key] = np.zeros((self.num_envs, *value.shape), dtype=value.dtype)
+                    else:
+                        infos[key] = np.full(self.num_envs, None, dtype=object)
+                    infos[f"_{key}"] = np.zeros(self.num_envs, dtype=bool)
+                if infos[key].dtype == object:
+                    for i in same.tolist():  # lists are copied so that no two infos share one
+                        infos[key][i] = copy.copy(value)
                 else:
-                    infos[key] = np.full(self.num_envs, None, dtype=object)
-                infos[f"_{key}"] = np.zeros(self.num_envs, dtype=bool)
-            if infos[key].dtype == object:
-                for i in rows.tolist():  # lists are copied so that no two infos share one
-                    infos[key][i] = copy.copy(value)
-            else:
-                infos[key][rows] = value
-            infos[f"_{key}"][rows] = True
+                    infos[key][same] = value
+                infos[f"_{key}"][same] = True
         return infos
 
     def _step_infos(self, out: Outcome, active: np.ndarray) -> dict[str, Any]:
@@ -201,10 +209,8 @@ class RecurringJobVectorEnv(VectorEnv):
         if not active.any():
             return {}
         columns = {name: getattr(out, name) for name in INFO_FIELDS}
-        num_p = self.params.num_power_limits[self._jobs][:, None]
         profile = self.params.profile_epoch_cost[self._jobs, out.batch_index]
-        in_job = np.arange(profile.shape[1]) < num_p
-        columns["profile_epoch_cost"] = np.where(out.profiled[:, None] & in_job, profile, np.inf)
+        columns["profile_epoch_cost"] = np.where(out.profiled[:, None], profile, np.inf)
         columns["default_cost"] = self.params.default_cost[self._jobs]
         infos: dict[str, Any] = {}
         everyone = active.all()

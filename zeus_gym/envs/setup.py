@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from zeus_gym.core import JobArrays, Params, build_job, make_params
 from zeus_gym.core.params import check_knobs
 from zeus_gym.traces import load_trace_set
-from zeus_gym.workloads import JobSpec, resolve_workload
+from zeus_gym.workloads import WORKLOADS, JobSpec, resolve_workload
+
+Workloads = str | JobSpec | dict | list | tuple
+Gpus = str | list | tuple
+
+
+def _as_list(value: object, everything: list, name: str) -> list:
+    if isinstance(value, str) and value == "all":
+        return list(everything)
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    if not items:
+        raise ValueError(f"{name} must name at least one {name}, or be 'all'")
+    return items
 
 
 def load_params(
-    workload: str | JobSpec | dict,
-    gpu: str,
+    workload: Workloads,
+    gpu: Gpus,
     *,
     eta_knob: float,
     beta_knob: float,
@@ -23,14 +35,40 @@ def load_params(
     max_retries: int,
     trace_dir: str | os.PathLike | None,
 ) -> Params:
-    """Load the traces (parsed once per process) and build the job's `Params`."""
+    """Load the traces (parsed once per process) and build `Params` of every (workload, gpu) pair.
+
+    `workload` and `gpu` may each be one value, a list, or "all" (the six default workloads; every
+    GPU of the traces)."""
     check_knobs(eta_knob, beta_knob, max_retries)
-    spec = resolve_workload(workload)
+    specs = [resolve_workload(w) for w in _as_list(workload, list(WORKLOADS), "workload")]
     traces = load_trace_set(trace_dir)
-    if gpu not in traces.power:
-        raise ValueError(f"unknown gpu {gpu!r}: the traces in {traces.root} have {', '.join(traces.gpus)}")
-    job = build_job(traces.train, traces.power[gpu], spec, gpu, eta_knob)
-    return make_params([job], eta=eta_knob, beta=beta_knob, max_retries=max_retries, num_recurrences=num_recurrences)
+    gpus = _as_list(gpu, list(traces.gpus), "gpu")
+    for name in gpus:
+        if name not in traces.power:
+            raise ValueError(f"unknown gpu {name!r}: the traces in {traces.root} have {', '.join(traces.gpus)}")
+    jobs = [build_job(traces.train, traces.power[g], spec, g, eta_knob) for spec in specs for g in gpus]
+    return make_params(jobs, eta=eta_knob, beta=beta_knob, max_retries=max_retries, num_recurrences=num_recurrences)
+
+
+def job_index(params: Params, job: int | tuple) -> int:
+    """Index of `job` (an index, or a (workload, gpu) pair) among the env's jobs."""
+    if isinstance(job, tuple) and len(job) == 2:
+        spec, gpu = resolve_workload(job[0]), job[1]
+        for i, arrays in enumerate(params.jobs):
+            if (arrays.spec, arrays.gpu) == (spec, gpu):
+                return i
+    elif isinstance(job, (int, np.integer)) and not isinstance(job, bool) and 0 <= job < len(params.jobs):
+        return int(job)
+    known = [(arrays.spec.dataset, arrays.gpu) for arrays in params.jobs]
+    raise ValueError(f"options['job'] must be an index below {len(params.jobs)} or a (workload, gpu) pair of {known}, got {job!r}")
+
+
+def pick_jobs(params: Params, draw: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, options: dict | None) -> np.ndarray:
+    """The job of each env in `rows` (a mask) at reset: `options["job"]`, else drawn uniformly
+    (a single-job env draws nothing, so its random stream is the reference simulator's)."""
+    if options and "job" in options:
+        return np.full(len(rows), job_index(params, options["job"]), dtype=np.int64)
+    return draw(np.where(rows, len(params.jobs), 1))
 
 
 def job_info(params: Params, index: int = 0) -> dict[str, Any]:
