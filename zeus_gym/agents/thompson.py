@@ -15,7 +15,8 @@ class GaussianThompson:
     """A Gaussian belief about each arm's mean reward, learned with a known reward precision.
 
     Exact parity with the reference needs the same random draws in the same order and the same
-    float operations, so both are spelled out here rather than vectorised.
+    float operations: one permutation per prediction, then one normal draw per arm in arm order
+    (a vector draw consumes the stream exactly as the reference's draws one by one).
     """
 
     def __init__(
@@ -28,32 +29,34 @@ class GaussianThompson:
         seed: int | None = None,
     ) -> None:
         self.arms = list(arms)
-        self._arm_array = np.array(self.arms)
+        self.index = {arm: i for i, arm in enumerate(self.arms)}
         self.prior_mean = prior_mean
         self.prior_precision = prior_precision
         self.num_exploration = num_exploration
         self.rng = np.random.default_rng(seed)
-        self.mean = dict.fromkeys(self.arms, prior_mean)
-        self.precision = dict.fromkeys(self.arms, prior_precision)
-        self.count = dict.fromkeys(self.arms, 0)
+        self.mean = np.full(len(self.arms), float(prior_mean))
+        self.precision = np.full(len(self.arms), float(prior_precision))
+        self.count = np.zeros(len(self.arms), dtype=np.int64)
+        self._arm_array = np.array(self.arms)
 
     def fit(self, arm: int, rewards: np.ndarray, precision: float) -> None:
         """Replace the arm's belief by the posterior of the prior given `rewards`."""
-        self.mean[arm], self.precision[arm], self.count[arm] = self.prior_mean, self.prior_precision, len(rewards)
+        i = self.index[arm]
+        self.mean[i], self.precision[i], self.count[i] = self.prior_mean, self.prior_precision, len(rewards)
         if len(rewards) == 0:
             return
         if precision == np.inf:
-            self.precision[arm], self.mean[arm] = np.inf, rewards.mean()
+            self.precision[i], self.mean[i] = np.inf, rewards.mean()
         else:
             posterior = self.prior_precision + len(rewards) * precision
-            self.precision[arm] = posterior
-            self.mean[arm] = (self.prior_precision * self.prior_mean + precision * rewards.sum()) / posterior
+            self.precision[i] = posterior
+            self.mean[i] = (self.prior_precision * self.prior_mean + precision * rewards.sum()) / posterior
 
     def predict(self) -> int:
         """An under-explored arm if any (in a random order), else the best sampled mean reward."""
         # The permutation is drawn even when no arm needs exploring: it advances the stream.
         for arm in self.rng.choice(self._arm_array, len(self.arms), replace=False):
-            if self.count[arm] < self.num_exploration:
+            if self.count[self.index[arm]] < self.num_exploration:
                 return int(arm)
-        samples = [self.rng.normal(self.mean[arm], np.sqrt(np.reciprocal(self.precision[arm]))) for arm in self.arms]
-        return self.arms[max(range(len(samples)), key=samples.__getitem__)]
+        samples = self.rng.normal(self.mean, np.sqrt(np.reciprocal(self.precision)))
+        return self.arms[int(np.argmax(samples))]  # the first of equal samples, as the reference

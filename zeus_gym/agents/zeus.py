@@ -60,7 +60,7 @@ class ZeusBatchSizeOptimizer:
         self.history.append((batch_size, -cost))
         self.rewards.setdefault(batch_size, []).append(-cost)
         if self.bandit is not None:
-            if batch_size in self.bandit.count:
+            if batch_size in self.bandit.index:
                 self._fit(batch_size)
         elif not self.concurrency or self.explorer.expecting == batch_size:
             self.explorer.report(batch_size, cost, bool(converged))
