@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 import gymnasium as gym
 
 from zeus_gym.agents.base import Agent, JobInfo, top_limit_index
-from zeus_gym.agents.oracle import oracle_choice
+from zeus_gym.agents.oracle import episode_job, oracle_choice
 
 # The keys of a history line: one line per run that actually ran.
 HISTORY_KEYS = ("recurrence", "attempt", "batch_size", "power_limit", "energy", "time", "reached", "cost", "profiled")
@@ -101,9 +101,9 @@ class Episode:
         return len(lines)
 
 
-def _oracle_cost(env: gym.Env) -> float | None:
+def _oracle_cost(env: gym.Env, job_info: JobInfo) -> float | None:
     params = getattr(env.unwrapped, "params", None)
-    return None if params is None else oracle_choice(params.jobs[0], params.eta)[2]
+    return None if params is None else oracle_choice(episode_job(params, job_info), params.eta)[2]
 
 
 def run_episode(env: gym.Env, agent: Agent, seed: int | None = None, *, max_steps: int | None = None) -> Episode:
@@ -119,7 +119,7 @@ def run_episode(env: gym.Env, agent: Agent, seed: int | None = None, *, max_step
         agent.observe(action, observation, reward, terminated, truncated, info)
         history.append(StepRecord.from_info(info))
         done = terminated or truncated
-    return Episode(job_info, history, summarize(job_info, history, type(agent).__name__, seed, _oracle_cost(env)))
+    return Episode(job_info, history, summarize(job_info, history, type(agent).__name__, seed, _oracle_cost(env, job_info)))
 
 
 def summarize(job_info: JobInfo, history: list[StepRecord], agent: str, seed: int | None, oracle_cost: float | None) -> Summary:

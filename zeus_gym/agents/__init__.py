@@ -9,7 +9,7 @@ from zeus_gym.agents.base import Agent, BaseAgent, JobInfo, config_action, make_
 from zeus_gym.agents.baselines import DefaultAgent, GridSearchAgent, RandomAgent
 from zeus_gym.agents.legacy import LegacyJob, LegacyLoop, ZeusOptimizerAgent
 from zeus_gym.agents.loading import AGENTS, load_agent
-from zeus_gym.agents.oracle import OracleAgent, expected_costs, oracle_choice
+from zeus_gym.agents.oracle import OracleAgent, episode_job, expected_costs, oracle_choice
 from zeus_gym.agents.power import JITPowerLimits
 from zeus_gym.agents.pruning import PruningExplorer
 from zeus_gym.agents.thompson import GaussianThompson
@@ -33,6 +33,7 @@ __all__ = [
     "ZeusBatchSizeOptimizer",
     "ZeusOptimizerAgent",
     "config_action",
+    "episode_job",
     "expected_costs",
     "load_agent",
     "make_action",

@@ -77,8 +77,9 @@ class LegacyLoop:
 
     def _observe_profile(self, batch_size: int, info: dict[str, Any]) -> None:
         # The profile is taken even when the run then cannot start, as in the reference.
-        costs = info["profile_epoch_cost"]
-        for limit, cost in zip(self.job_info["power_limits"][::-1], costs[::-1]):
+        limits = self.job_info["power_limits"]
+        costs = info["profile_epoch_cost"][: len(limits)]  # multi-workload envs pad it
+        for limit, cost in zip(limits[::-1], costs[::-1]):
             if np.isfinite(cost):
                 self.plo.observe(self.job, batch_size, limit, float(cost))
         chosen = self.plo.predict(self.job, batch_size)

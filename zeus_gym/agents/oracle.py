@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from zeus_gym.agents.base import BaseAgent, make_action
-from zeus_gym.core import JobArrays
+from zeus_gym.agents.base import BaseAgent, JobInfo, make_action
+from zeus_gym.core import JobArrays, Params
 
 
 def expected_costs(job: JobArrays, eta: float) -> tuple[np.ndarray, np.ndarray]:
@@ -39,12 +39,24 @@ def oracle_choice(job: JobArrays, eta: float) -> tuple[int, int, float]:
     return int(b), int(p), float(cost[b, p])
 
 
+def episode_job(params: Params, job_info: JobInfo) -> JobArrays:
+    """The job of the episode `job_info` describes (a multi-workload env holds several)."""
+    for job in params.jobs:
+        if job.spec == job_info["workload"] and job.gpu == job_info["gpu"]:
+            return job
+    raise ValueError(f"the env has no job {job_info['workload'].describe()} on {job_info['gpu']}")
+
+
 class OracleAgent(BaseAgent):
-    """Privileged baseline: always plays `oracle_choice` of the env's job (it reads the traces)."""
+    """Privileged baseline: always plays `oracle_choice` of the episode's job (it reads the traces)."""
 
     def __init__(self, env: Any) -> None:
-        params = env.unwrapped.params
-        self.choice = oracle_choice(params.jobs[0], params.eta)
+        self.params: Params = env.unwrapped.params
+
+    def reset(self, job_info: JobInfo, seed: int | None) -> None:
+        """Compute the episode job's best configuration."""
+        super().reset(job_info, seed)
+        self.choice = oracle_choice(episode_job(self.params, job_info), self.params.eta)
 
     def act(self, observation: dict, info: dict[str, Any]) -> np.ndarray:
         """The Oracle's configuration, every time."""
