@@ -82,3 +82,6 @@ def traces_info(
     """Show where the traces are, their files and hashes, GPUs and workloads."""
     located = locate_traces(trace_dir, download=download)
     typer.echo("\n".join(describe(located, load_trace_set(located.path))))
+
+
+from zeus_gym.cli_run import run as _run; app.command("run")(_run)  # noqa: E402, E702 (last: cli_run imports friendly_errors)
