@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 import gymnasium as gym
 
-from zeus_gym.agents.base import Agent, JobInfo, top_limit_index
+from zeus_gym.agents.base import Agent, JobInfo, default_action
 from zeus_gym.agents.oracle import episode_job, oracle_choice
 
 # The keys of a history line: one line per run that actually ran.
@@ -79,8 +79,7 @@ class Episode:
     def history_lines(self) -> list[dict[str, Any]]:
         """One dict (keys `HISTORY_KEYS`) per run that ran, in order; a fallback run is its own
         line, b0 at its top limit, one attempt after the step that triggered it."""
-        b0 = self.job_info["b0_index"]
-        b0_limit = self.job_info["power_limits"][top_limit_index(self.job_info, b0)]
+        b0_limit = self.job_info["power_limits"][default_action(self.job_info)[1]]
         lines = []
         for step in self.history:
             if step.ran:

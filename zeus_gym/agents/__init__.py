@@ -5,7 +5,7 @@ Every agent implements `Agent` (`reset(job_info, seed)`, `act(observation, info)
 on an env and `load_agent` finds one by name, `package.module:Class` or `path/file.py:Class`.
 """
 
-from zeus_gym.agents.base import Agent, BaseAgent, JobInfo, config_action, make_action, top_limit_index
+from zeus_gym.agents.base import Agent, BaseAgent, JobInfo, config_action, default_action, make_action, top_limit_index
 from zeus_gym.agents.baselines import DefaultAgent, GridSearchAgent, RandomAgent
 from zeus_gym.agents.legacy import LegacyJob, LegacyLoop, ZeusOptimizerAgent
 from zeus_gym.agents.loading import AGENTS, load_agent
@@ -33,6 +33,7 @@ __all__ = [
     "ZeusBatchSizeOptimizer",
     "ZeusOptimizerAgent",
     "config_action",
+    "default_action",
     "episode_job",
     "expected_costs",
     "load_agent",

@@ -39,7 +39,7 @@ class Agent(Protocol):
 
 
 class BaseAgent:
-    """Keeps `job_info` on reset and ignores feedback: subclass it and write `act`."""
+    """Keeps `job_info` on reset: subclass it, write `act`, and `learn` if feedback matters."""
 
     job_info: JobInfo
 
@@ -56,7 +56,11 @@ class BaseAgent:
         truncated: bool,
         info: dict[str, Any],
     ) -> None:
-        """Nothing to learn."""
+        """Pass the step to `learn`: the step's info has everything the simple agents need."""
+        self.learn(action, info)
+
+    def learn(self, action: np.ndarray, info: dict[str, Any]) -> None:
+        """Learn from what `action` did (`info` is the step's info); by default nothing."""
 
 
 def make_action(batch_index: int, power_index: int) -> np.ndarray:
@@ -68,6 +72,11 @@ def top_limit_index(job_info: JobInfo, batch_index: int) -> int:
     """Index of the largest power limit the traces measured for batch size `batch_index`."""
     measured = np.asarray(job_info["playable"])[batch_index, : job_info["profile_action"]]
     return int(np.flatnonzero(measured)[-1])
+
+
+def default_action(job_info: JobInfo) -> np.ndarray:
+    """What a user without an optimizer runs: b0 at its largest power limit."""
+    return make_action(job_info["b0_index"], top_limit_index(job_info, job_info["b0_index"]))
 
 
 def config_action(job_info: JobInfo, batch_size: int, power_limit: int | None) -> np.ndarray:

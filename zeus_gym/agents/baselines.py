@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, SupportsFloat
+from typing import Any
 
 import numpy as np
 
-from zeus_gym.agents.base import BaseAgent, JobInfo, Observation, make_action, top_limit_index
+from zeus_gym.agents.base import BaseAgent, JobInfo, Observation, default_action, make_action
 
 
 class DefaultAgent(BaseAgent):
@@ -14,8 +14,7 @@ class DefaultAgent(BaseAgent):
 
     def act(self, observation: Observation, info: dict[str, Any]) -> np.ndarray:
         """b0 at its top limit."""
-        b = self.job_info["b0_index"]
-        return make_action(b, top_limit_index(self.job_info, b))
+        return default_action(self.job_info)
 
 
 class RandomAgent(BaseAgent):
@@ -49,20 +48,9 @@ class GridSearchAgent(BaseAgent):
         if self.untried:
             return make_action(*self.untried[0])
         best = min(self.costs, key=self.costs.__getitem__)
-        if self.costs[best] == np.inf:
-            b = self.job_info["b0_index"]
-            return make_action(b, top_limit_index(self.job_info, b))
-        return make_action(*best)
+        return default_action(self.job_info) if self.costs[best] == np.inf else make_action(*best)
 
-    def observe(
-        self,
-        action: np.ndarray,
-        observation: Observation,
-        reward: SupportsFloat,
-        terminated: bool,
-        truncated: bool,
-        info: dict[str, Any],
-    ) -> None:
+    def learn(self, action: np.ndarray, info: dict[str, Any]) -> None:
         """Record the try."""
         config = (int(action[0]), int(action[1]))
         if self.untried and self.untried[0] == config:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import copy
 import warnings
 from dataclasses import dataclass
-from typing import Any, SupportsFloat
+from typing import Any
 
 import numpy as np
 
-from zeus_gym.agents.base import JobInfo, Observation, config_action
+from zeus_gym.agents.base import BaseAgent, JobInfo, Observation, config_action
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class LegacyJob:
         return cls(spec.dataset, spec.network, spec.optimizer, spec.target_metric, spec.max_epochs, job_info["b0"])
 
 
-class LegacyLoop:
+class LegacyLoop(BaseAgent):
     """The reference simulator's loop around a batch size and a power limit optimizer.
 
     Subclasses say where the optimizers come from (`make_optimizers`). Per step: the batch size
@@ -45,7 +45,7 @@ class LegacyLoop:
 
     def reset(self, job_info: JobInfo, seed: int | None) -> None:
         """Register the job with fresh optimizers."""
-        self.job_info = job_info
+        super().reset(job_info, seed)
         self.job = LegacyJob.from_job_info(job_info)
         self.bso, self.plo = self.make_optimizers(job_info, seed)
         self.bso.register_job(self.job, list(job_info["batch_sizes"]))
@@ -56,15 +56,7 @@ class LegacyLoop:
         batch_size = self.bso.predict(self.job)
         return config_action(self.job_info, batch_size, self.plo.predict(self.job, batch_size))
 
-    def observe(
-        self,
-        action: np.ndarray,
-        observation: Observation,
-        reward: SupportsFloat,
-        terminated: bool,
-        truncated: bool,
-        info: dict[str, Any],
-    ) -> None:
+    def learn(self, action: np.ndarray, info: dict[str, Any]) -> None:
         """Feed the profile (if any) and the run's cost to the optimizers."""
         batch_size = info["batch_size"]
         if info["profiled"]:
