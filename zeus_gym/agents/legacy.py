@@ -80,7 +80,7 @@ class LegacyLoop(BaseAgent):
                 f"after profiling batch size {batch_size} the power limit optimizer chose {chosen} W, but a "
                 f"profiling run uses the limit with the lowest epoch cost ({info['power_limit']} W); "
                 "results will differ from the reference simulator",
-                stacklevel=3,
+                stacklevel=4,  # the caller of observe()
             )
 
 

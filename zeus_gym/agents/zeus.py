@@ -7,7 +7,7 @@ from typing import Hashable
 import numpy as np
 
 from zeus_gym.agents.base import JobInfo
-from zeus_gym.agents.legacy import LegacyLoop
+from zeus_gym.agents.legacy import LegacyJob, LegacyLoop
 from zeus_gym.agents.power import JITPowerLimits
 from zeus_gym.agents.pruning import PruningExplorer
 from zeus_gym.agents.thompson import GaussianThompson, reward_precision
@@ -33,9 +33,9 @@ class ZeusBatchSizeOptimizer:
         self.concurrency = concurrency  # results may arrive out of order: pruning skips strays
         self.seed = seed
 
-    def register_job(self, job: Hashable, batch_sizes: list[int]) -> None:
-        """Start pruning from the job's `default_bs`."""
-        self.explorer = PruningExplorer(batch_sizes, job.default_bs)  # type: ignore[attr-defined]
+    def register_job(self, job: LegacyJob, batch_sizes: list[int]) -> None:
+        """Start pruning from the job's `default_bs` (any object with one will do)."""
+        self.explorer = PruningExplorer(batch_sizes, job.default_bs)
         self.history: list[tuple[int, float]] = []  # (batch size, reward = -cost), in order
         self.rewards: dict[int, list[float]] = {}  # the same, per batch size
         self.bandit: GaussianThompson | None = None
