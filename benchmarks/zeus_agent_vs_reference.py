@@ -1,6 +1,6 @@
 """Time per recurrence of Zeus in the reference simulator (zeus==0.16.0, pandas) and of ZeusAgent
 on RecurringJob-v0, on the same job, knobs and seeds, in the same run; checks both made the same
-runs, and prints the ratio. Also times N ZeusAgents on the native vector env (one numpy step for
+runs, and prints the ratio and the env's share (its steps replayed alone). Also times N ZeusAgents on the native vector env (one numpy step for
 N seeds), where the env's per-step overhead is shared.
 
     ZEUS_GYM_TRACE_DIR=... python benchmarks/zeus_agent_vs_reference.py [--workload librispeech --gpu v100]
@@ -41,14 +41,25 @@ def reference_runs(workload: str, gpu: str, eta: float, beta: float, seed: int) 
     return [(e.bs, e.pl, e.energy, e.time, e.reached) for e in history], seconds
 
 
-def env_runs(workload: str, gpu: str, eta: float, beta: float, seed: int) -> tuple[list[tuple], int, float]:
-    """ZeusAgent's runs on the env, its recurrences, and the seconds the episode took."""
+def env_runs(workload: str, gpu: str, eta: float, beta: float, seed: int) -> tuple[list[tuple], int, float, float]:
+    """ZeusAgent's runs on the env, its recurrences, the seconds the episode took, and the seconds
+    the env alone takes to replay the episode's actions (the rest is the agent and the runner)."""
     env = gym.make("ZeusGym/RecurringJob-v0", workload=workload, gpu=gpu, eta_knob=eta, beta_knob=beta)
     start = time.perf_counter()
     episode = run_episode(env, ZeusAgent(), seed=seed)
     seconds = time.perf_counter() - start
+    info = episode.job_info
+    actions = [
+        np.array([info["batch_sizes"].index(step.batch_size), info["profile_action"] if step.profiled else info["power_limits"].index(step.power_limit)])
+        for step in episode.history
+    ]
+    start = time.perf_counter()
+    env.reset(seed=seed)
+    for action in actions:
+        env.step(action)
+    env_seconds = time.perf_counter() - start
     runs = [(r["batch_size"], r["power_limit"], r["energy"], r["time"], r["reached"]) for r in episode.history_lines()]
-    return runs, episode.summary.recurrences, seconds
+    return runs, episode.summary.recurrences, seconds, env_seconds
 
 
 def vector_seconds_per_recurrence(workload: str, gpu: str, eta: float, beta: float, num_envs: int) -> float:
@@ -88,18 +99,20 @@ def main() -> None:
     case = (args.workload, args.gpu, args.eta, args.beta)
     env_runs(*case, args.seeds[0])  # warm up: traces parsed and cached once per process
 
-    reference_time = env_time = 0.0
+    reference_time = episode_time = env_time = 0.0
     recurrences = 0
     for seed in args.seeds:
         expected, seconds = reference_runs(*case, seed)
-        got, count, env_seconds = env_runs(*case, seed)
+        got, count, episode_seconds, env_seconds = env_runs(*case, seed)
         assert got == expected, f"seed {seed}: the env's runs differ from the reference's"
-        reference_time, env_time, recurrences = reference_time + seconds, env_time + env_seconds, recurrences + count
-    reference_each, env_each = reference_time / recurrences, env_time / recurrences
+        reference_time, recurrences = reference_time + seconds, recurrences + count
+        episode_time, env_time = episode_time + episode_seconds, env_time + env_seconds
+    reference_each, episode_each = reference_time / recurrences, episode_time / recurrences
     vector_each = vector_seconds_per_recurrence(*case, args.num_envs)
     print(f"{args.workload} on {args.gpu}, eta {args.eta}, beta {args.beta}, seeds {args.seeds}: {recurrences} recurrences, identical runs")
     print(f"reference simulator (zeus==0.16.0)   {reference_each * 1e6:10.1f} us per recurrence")
-    print(f"RecurringJob-v0 + ZeusAgent          {env_each * 1e6:10.1f} us per recurrence   {reference_each / env_each:6.1f}x faster")
+    print(f"RecurringJob-v0 + ZeusAgent          {episode_each * 1e6:10.1f} us per recurrence   {reference_each / episode_each:6.1f}x faster")
+    print(f"  of which the env's steps           {env_time / recurrences * 1e6:10.1f} us per recurrence")
     print(f"vector env ({args.num_envs} envs) + ZeusAgents   {vector_each * 1e6:10.1f} us per recurrence   {reference_each / vector_each:6.1f}x faster")
 
 
