@@ -1,7 +1,7 @@
 """Time per recurrence of Zeus in the reference simulator (zeus==0.16.0, pandas) and of ZeusAgent
 on RecurringJob-v0, on the same job, knobs and seeds, in the same run; checks both made the same
-runs, and prints the ratio and the env's share (its steps replayed alone). Also times N ZeusAgents on the native vector env (one numpy step for
-N seeds), where the env's per-step overhead is shared.
+runs, and prints the ratio and the env's share (its steps replayed alone). Also times N ZeusAgents
+on the native vector env (one numpy step for N seeds), where the env's per-step overhead is shared.
 
     ZEUS_GYM_TRACE_DIR=... python benchmarks/zeus_agent_vs_reference.py [--workload librispeech --gpu v100]
 """
