@@ -70,7 +70,8 @@ def test_custom_job_and_b0(zeus_trace_dir):
 
 
 def test_custom_agents_by_file_and_by_module(zeus_trace_dir, tmp_path, monkeypatch):
-    result = invoke("--agent", f"{UCB}:UCBAgent", "--workload", "imagenet", "--gpu", "a40", trace_dir=zeus_trace_dir)
+    monkeypatch.chdir(UCB.parents[1])  # the repository root, as in the README
+    result = invoke("--agent", "agents/ucb_bandit.py:UCBAgent", "--workload", "imagenet", "--gpu", "a40", trace_dir=zeus_trace_dir)
     assert result.exit_code == 0, result.output
     assert "UCBAgent on imagenet" in result.output
     (tmp_path / "my_agent_module.py").write_text(UCB.read_text())
