@@ -123,6 +123,7 @@ def test_max_retries_fallback(toy_env):
     obs, reward, _, _, info = env.step([B8, W100])  # early-stopped: the 2nd failure
     assert (info["attempt"], info["reached"], info["fallback"], info["recurrence_done"]) == (2, False, True, True)
     assert (info["fallback_energy"], info["fallback_time"], info["fallback_cost"]) == (2700.0, 15.0, 2850.0)
+    assert (info["fallback_batch_size"], info["fallback_power_limit"]) == (16, 200)
     assert info["step_cost"] == 8400.0 + 2850.0
     assert reward == -(8400.0 + 2850.0) / 2850.0
     assert info["min_cost"] == 2850.0

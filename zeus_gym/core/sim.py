@@ -61,6 +61,8 @@ class Outcome:
     cost: np.ndarray
     threshold: np.ndarray  # early-stop cost threshold used by this run (inf: none)
     fallback: np.ndarray  # the recurrence hit max_retries and was finished by b0 at its top limit
+    fallback_batch_size: np.ndarray  # 0 without a fallback
+    fallback_power_limit: np.ndarray
     fallback_energy: np.ndarray
     fallback_time: np.ndarray
     fallback_cost: np.ndarray
@@ -182,6 +184,8 @@ def step(params: Params, state: State, action: np.ndarray, draw: Draw, *, inplac
         cost=cost,
         threshold=threshold,
         fallback=fallback,
+        fallback_batch_size=np.where(fallback, params.batch_sizes[job, params.b0_index[job]], 0),
+        fallback_power_limit=np.where(fallback, params.power_limits[job, params.b0_limit[job]], 0),
         fallback_energy=fallback_energy,
         fallback_time=fallback_time,
         fallback_cost=fallback_cost,

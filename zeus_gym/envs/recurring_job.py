@@ -118,9 +118,11 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
     `-cost / default_cost` per step, where `default_cost` is the expected cost of one recurrence
     run at b0 and its largest power limit (computed from the traces, without early stopping).
     `info` has the raw figures: `energy` (J), `time` (s), `cost`, `ran`, `reached`, `epochs`,
-    `batch_size`, `power_limit` (W), `profiled`, `profile_epoch_cost` (per limit; inf unless
-    profiled and measured), `recurrence` and `attempt` (1-based), `threshold`, `min_cost`, `default_cost`,
-    `fallback` with `fallback_energy`, `fallback_time`, `fallback_cost`, and `step_cost`.
+    `batch_size`, `power_limit` (W), `batch_index`, `power_index` (the limit used), `profiled`,
+    `profile_epoch_cost` (per power limit slot, padded to the largest job; inf unless profiled and
+    measured), `recurrence` and `attempt` (1-based), `threshold`, `min_cost`, `default_cost`,
+    `fallback` with `fallback_batch_size`, `fallback_power_limit`, `fallback_energy`,
+    `fallback_time`, `fallback_cost`, and `step_cost` (the run's cost plus the fallback's).
 
     ## Starting State
 
