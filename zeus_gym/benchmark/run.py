@@ -1,0 +1,156 @@
+"""Run a benchmark into its output folder: resume, parallel workers, progress, summary and figures."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from zeus_gym.agents import load_agent
+from zeus_gym.benchmark import plots, summary
+from zeus_gym.benchmark.grid import Case, Grid
+from zeus_gym.benchmark.results import (
+    RESULTS_FILE, ResultsWriter, folder_config, open_folder, read_config, read_results, row_case, trace_hashes, write_sorted,
+)
+from zeus_gym.benchmark.worker import case_env, ignore_interrupts, play_case, run_case
+from zeus_gym.runner import Episode
+from zeus_gym.traces import load_trace_set, resolve_trace_dir
+
+Row = dict[str, Any]
+
+
+class CaseFailed(RuntimeError):
+    """A case raised; `details` is its traceback."""
+
+    def __init__(self, case: Case, error: BaseException) -> None:
+        super().__init__(f"{case.describe()} failed: {type(error).__name__}: {error}")
+        remote = error.__cause__  # a worker's traceback travels as the text of __cause__
+        self.details = str(remote) if remote is not None else "".join(traceback.format_exception(error))
+        self.user_error = isinstance(error, ValueError)
+
+
+def check_agents(grid: Grid, trace_dir: Path) -> None:
+    """Load every agent once in the parent: a bad spec fails before any folder or worker exists."""
+    env = case_env(grid.cases()[0], grid, trace_dir)
+    for spec in grid.agents:
+        load_agent(spec, env)
+
+
+def play_cases(cases: list[Case], grid: Grid, trace_dir: Path, workers: int) -> Iterator[Row]:
+    """The rows of `cases` as they finish, from `workers` processes (in this process if 1)."""
+    if workers <= 1 or len(cases) <= 1:
+        for case in cases:
+            try:
+                yield run_case(case, grid, trace_dir)
+            except Exception as error:
+                raise CaseFailed(case, error) from error
+        return
+    # Workers fork after the parent parsed the traces, so they inherit them; with another start
+    # method each worker parses them once (the loader caches per process).
+    with ProcessPoolExecutor(min(workers, len(cases)), initializer=ignore_interrupts) as pool:
+        pending: dict[Future, Case] = {pool.submit(run_case, case, grid, trace_dir): case for case in cases}
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    case = pending.pop(future)
+                    try:
+                        row = future.result()
+                    except Exception as error:
+                        raise CaseFailed(case, error) from error
+                    yield row
+        finally:  # Ctrl-C, a failed case, or the consumer stopping: drop what has not started
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def run_benchmark(grid: Grid, folder: Path, *, trace_dir: Path | None = None, workers: int = 1,
+                  on_row: Callable[[int, int], None] | None = None) -> tuple[Grid, list[Row], int]:
+    """Run the cases of `grid` not yet in `folder`; returns the folder's grid, all its rows, and how
+    many were run now. `on_row(done, total)` is called once before the first case, then after
+    each case is durable."""
+    root = resolve_trace_dir(trace_dir)
+    load_trace_set(root)  # parsed once here: forked workers inherit it
+    check_agents(grid, root)
+    grid = Grid.from_json(open_folder(folder, folder_config(grid, root)))
+    path = folder / RESULTS_FILE
+    rows = read_results(path, repair=True)
+    order = grid.cases()
+    finished = {row_case(row) for row in rows}
+    todo = [case for case in order if case not in finished]
+    if on_row is not None:
+        on_row(len(rows), len(order))
+    writer = ResultsWriter(path)
+    try:
+        for row in play_cases(todo, grid, root, workers):
+            writer.append(row)
+            rows.append(row)
+            if on_row is not None:
+                on_row(len(rows), len(order))
+    finally:
+        writer.close()
+    write_sorted(path, rows, order)
+    return grid, rows, len(todo)
+
+
+def write_summary(folder: Path, grid: Grid, rows: list[Row]) -> str:
+    """Write summary.md and summary.csv; returns the Markdown."""
+    cells = summary.summarize(rows, grid)
+    text = summary.markdown(cells, grid)
+    (folder / "summary.md").write_text(text, encoding="utf-8")
+    summary.write_csv(cells, folder / "summary.csv")
+    return text
+
+
+def replay(grid: Grid, case: Case, agents: tuple[str, ...], trace_dir: Path | None, rows: list[Row]) -> tuple[dict[str, Episode], list[str]]:
+    """Re-play one case for each agent (deterministic by seed), and warnings where an episode
+    does not give the cost its results row has (a non-deterministic agent, other code or traces)."""
+    known = {row_case(row): row for row in rows}
+    episodes, warnings = {}, []
+    for agent in agents:
+        this = case._replace(agent=agent)
+        episodes[agent] = episode = play_case(this, grid, trace_dir)
+        row = known.get(this)
+        if row is not None and row["total_cost"] != episode.summary.cost:
+            warnings.append(f"re-playing {this.describe()} gave another cost than {RESULTS_FILE}: the figure shows the re-played episode")
+    return episodes, warnings
+
+
+def draw_figures(folder: Path, grid: Grid, rows: list[Row], case: Case, trace_dir: Path | None) -> tuple[list[Path], list[str]]:
+    """The heatmap of each (eta, beta); cumulative cost of every agent and the chosen
+    configurations of `case.agent` on `case`'s job and seed. Returns the files and any warnings."""
+    out = folder / "plots"
+    paths = [plots.heatmap(rows, grid, eta, beta, out / f"heatmap-eta{eta:g}-beta{beta:g}.png")
+             for eta in grid.etas for beta in grid.betas]
+    root = resolve_trace_dir(trace_dir)
+    if read_config(folder)["traces"] != trace_hashes(root):
+        raise ValueError(f"the traces in {root} are not those {folder} was run on (SHA-256 differ): re-playing a case needs them")
+    episodes, warnings = replay(grid, case, grid.agents, root, rows)
+    name = plots.case_name(case)
+    paths.append(plots.cumulative_cost(episodes, case, out / f"cumulative-{name}.png"))
+    safe_agent = "".join(ch if ch.isalnum() else "_" for ch in case.agent)
+    paths.append(plots.configurations(episodes[case.agent], case, out / f"configurations-{safe_agent}-{name}.png"))
+    return paths, warnings
+
+
+def default_case(grid: Grid, agent: str | None = None, workload: str | None = None, gpu: str | None = None,
+                 seed: int | None = None, eta: float | None = None, beta: float | None = None) -> Case:
+    """The case the per-case figures show: given values, else the grid's first (Zeus's choices if it ran)."""
+    chosen = Case(
+        agent=agent or ("zeus" if "zeus" in grid.agents else grid.agents[0]),
+        workload=workload or grid.workloads[0],
+        gpu=gpu or grid.gpus[0],
+        seed=grid.seeds[0] if seed is None else seed,
+        eta=grid.etas[0] if eta is None else eta,
+        beta=grid.betas[0] if beta is None else beta,
+    )
+    if chosen not in set(grid.cases()):
+        raise ValueError(f"{chosen.describe()} is not a case of this benchmark")
+    return chosen
+
+
+def elapsed_since(start: float) -> str:
+    """Wall time for people."""
+    seconds = time.perf_counter() - start
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
