@@ -1,0 +1,141 @@
+"""`zeus-gym benchmark` and `zeus-gym plot`: grid selection, files, figures, refusals, parity."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import gymnasium as gym
+import pytest
+from typer.testing import CliRunner
+
+from zeus_gym.agents import load_agent
+from zeus_gym.benchmark import read_results
+from zeus_gym.cli import app
+from zeus_gym.runner import run_episode
+
+SMALL = ["--agents", "zeus,default", "--workloads", "squad,librispeech", "--gpus", "a40", "--seeds", "1-2", "--recurrences", "12"]
+REQUIRED = ["agent", "workload", "gpu", "seed", "eta", "beta", "recurrences", "total_energy", "total_time", "total_cost",
+            "default_cost", "oracle_cost", "cost_over_default", "cost_over_oracle"]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def invoke(*args: str, trace_dir: Path):
+    return CliRunner().invoke(app, [*args, "--trace-dir", str(trace_dir)])
+
+
+@pytest.fixture(scope="module")
+def small_run(zeus_trace_dir, tmp_path_factory):
+    """The small grid, run once for the tests that only read its folder."""
+    out = tmp_path_factory.mktemp("bench") / "small"
+    result = invoke("benchmark", *SMALL, "--workers", "2", "--output", str(out), trace_dir=zeus_trace_dir)
+    return out, result
+
+
+def assert_png(path: Path) -> None:
+    from matplotlib.image import imread
+
+    assert path.read_bytes()[:8] == PNG_SIGNATURE
+    height, width, _ = imread(path).shape
+    assert height > 100 and width > 100
+
+
+def test_writes_one_row_per_case_and_the_files(small_run, zeus_trace_dir):
+    out, result = small_run
+    assert result.exit_code == 0, result.output
+    with open(out / "results.csv", newline="") as file:
+        table = list(csv.DictReader(file))
+    assert set(REQUIRED) <= set(table[0])
+    assert [(r["agent"], r["workload"], r["gpu"], r["seed"]) for r in table] == [
+        (agent, workload, "a40", seed) for workload in ("squad", "librispeech") for agent in ("zeus", "default") for seed in "12"
+    ]
+    rows = read_results(out / "results.csv")
+    for row in rows:
+        assert (row["eta"], row["beta"], row["recurrences"]) == (0.5, 2.0, 12)
+        assert row["cost_over_default"] == (row["total_cost"] / row["recurrences"]) / row["default_cost"]
+        assert row["cost_over_oracle"] == (row["total_cost"] / row["recurrences"]) / row["oracle_cost"]
+        env = gym.make("ZeusGym/RecurringJob-v0", workload=row["workload"], gpu="a40", num_recurrences=12, trace_dir=zeus_trace_dir)
+        summary = run_episode(env, load_agent(row["agent"], env), seed=row["seed"]).summary
+        assert (row["total_energy"], row["total_time"], row["total_cost"]) == (summary.energy, summary.time, summary.cost)
+        assert (row["default_cost"], row["oracle_cost"], row["runs"]) == (summary.default_cost, summary.oracle_cost, summary.runs)
+    config = json.loads((out / "config.json").read_text())
+    assert config["agents"] == ["zeus", "default"] and config["seeds"] == [1, 2] and config["recurrences"] == 12
+    assert set(config["traces"]) >= {"summary_train.csv", "summary_power_a40.csv"}
+    assert "| workload | GPU | zeus | default |" in result.output and "| **mean** | **all pairs** |" in result.output
+    assert (out / "summary.md").read_text() in result.output
+    with open(out / "summary.csv", newline="") as file:
+        cells = list(csv.DictReader(file))
+    assert [(c["workload"], c["agent"]) for c in cells if c["gpu"] == "all"] == [("all", "zeus"), ("all", "default")]
+    for name in ("heatmap-eta0.5-beta2", "cumulative-squad-a40-seed1-eta0.5-beta2", "configurations-zeus-squad-a40-seed1-eta0.5-beta2"):
+        assert_png(out / "plots" / f"{name}.png")
+
+
+def test_rerun_resumes_and_a_changed_configuration_is_refused(small_run, zeus_trace_dir):
+    out, _ = small_run
+    before = (out / "results.csv").read_bytes()
+    result = invoke("benchmark", *SMALL, "--output", str(out), "--no-plots", trace_dir=zeus_trace_dir)
+    assert result.exit_code == 0, result.output
+    assert "0 cases run" in result.output and "8 resumed" in result.output
+    assert (out / "results.csv").read_bytes() == before
+    changed = [*SMALL[:-1], "13"]
+    result = invoke("benchmark", *changed, "--output", str(out), trace_dir=zeus_trace_dir)
+    assert result.exit_code == 1
+    assert "holds a benchmark of another configuration (recurrences: 12 there, 13 now)" in result.output
+    assert "use a new --output folder" in result.output and "Traceback" not in result.output
+    assert (out / "results.csv").read_bytes() == before
+
+
+def test_plot_redraws_a_chosen_case(small_run, zeus_trace_dir):
+    out, _ = small_run
+    result = invoke("plot", str(out), "--workload", "librispeech", "--seed", "2", "--agent", "default", trace_dir=zeus_trace_dir)
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.output
+    for name in ("cumulative-librispeech-a40-seed2-eta0.5-beta2", "configurations-default-librispeech-a40-seed2-eta0.5-beta2"):
+        assert_png(out / "plots" / f"{name}.png")
+    result = invoke("plot", str(out), "--gpu", "v100", trace_dir=zeus_trace_dir)
+    assert result.exit_code == 1 and "is not a case of this benchmark" in result.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--agents", "zeus,nope"], "error: unknown agent 'nope'"),
+        (["--workloads", "mnist"], "error: unknown workload 'mnist' in --workloads"),
+        (["--gpus", "a40,h100"], "error: unknown gpu 'h100' in --gpus"),
+        (["--seeds", "3-1"], "error: --seeds: '3-1' must be"),
+        (["--eta", "0.5,2"], "error: eta_knob must be a number in [0, 1]"),
+    ],
+)
+def test_bad_options_print_one_line(zeus_trace_dir, tmp_path, args, message):
+    result = invoke("benchmark", *args, "--output", str(tmp_path / "out"), trace_dir=zeus_trace_dir)
+    assert result.exit_code == 1
+    assert result.output.startswith(message) and result.output.count("\n") == 1, result.output
+    assert not (tmp_path / "out").exists()  # nothing written before the options are known to be good
+
+
+def test_plot_needs_a_benchmark_folder(zeus_trace_dir, tmp_path):
+    result = invoke("plot", str(tmp_path), trace_dir=zeus_trace_dir)
+    assert result.exit_code == 1 and "is not a benchmark folder: it has no config.json" in result.output
+
+
+def test_zeus_rows_equal_the_reference_simulator(zeus_trace_dir, tmp_path):
+    """Acceptance 1: totals are exactly rounded sums (math.fsum) of the reference's runs."""
+    from test_agents_parity import reference_history
+    from zeus._legacy.simulate import zeus_cost
+
+    args = ["--agents", "zeus", "--workloads", "imagenet,librispeech,squad", "--gpus", "v100", "--seeds", "1-2", "--no-plots"]
+    result = invoke("benchmark", *args, "--output", str(tmp_path), trace_dir=zeus_trace_dir)
+    assert result.exit_code == 0, result.output
+    rows = read_results(tmp_path / "results.csv")
+    assert len(rows) == 6
+    for row in rows:
+        runs, gave_up = reference_history(zeus_trace_dir, (row["workload"], "v100", 0.5, 2.0, None, row["seed"]))
+        assert not gave_up and row["fallbacks"] == 0
+        max_power = gym.make("ZeusGym/RecurringJob-v0", workload=row["workload"], gpu="v100").unwrapped.job_info["max_power"]
+        assert row["runs"] == len(runs) and row["recurrences"] == sum(reached for *_, reached in runs)
+        assert row["total_energy"] == math.fsum(energy for _, _, energy, _, _ in runs)
+        assert row["total_time"] == math.fsum(time for _, _, _, time, _ in runs)
+        assert row["total_cost"] == math.fsum(zeus_cost(energy, time, 0.5, max_power) for _, _, energy, time, _ in runs)
+        assert (row["final_batch_size"], row["final_power_limit"]) == runs[-1][:2]

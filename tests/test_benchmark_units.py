@@ -1,0 +1,119 @@
+"""Benchmark building blocks without the simulator: grid parsing, the results file, the summary."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+
+import pytest
+
+from zeus_gym.benchmark import COLUMNS, Case, Grid, parse_grid, read_results, summarize
+from zeus_gym.benchmark.results import ConfigMismatch, ResultsWriter, format_line, open_folder, write_sorted
+from zeus_gym.benchmark.summary import markdown
+
+GPUS = ("a40", "p100", "rtx6000", "v100")
+
+
+def grid(**changes) -> Grid:
+    options = dict(agents="zeus,default", workloads="squad,librispeech", gpus="a40", seeds="1-2", etas="0.5", betas="2")
+    options.update(changes)
+    return parse_grid(options["agents"], options["workloads"], options["gpus"], options["seeds"], options["etas"], options["betas"], GPUS)
+
+
+def row(case: Case, ratio: float, over_oracle: float) -> dict:
+    values = {name: 0 if parse is int else 0.0 for name, parse in COLUMNS.items() if name not in Case._fields}
+    return {**case._asdict(), **values, "cost_over_default": ratio, "cost_over_oracle": over_oracle, "total_cost": 0.1 + 0.2, "beta": case.beta}
+
+
+def test_lists_all_and_seed_ranges():
+    full = parse_grid("all", "all", "all", "1-3,7,2", "0.5,1", "2,inf", GPUS)
+    assert full.agents == ("zeus", "default", "oracle", "grid", "random")
+    assert full.workloads == ("cifar100", "imagenet", "squad", "librispeech", "movielens-1m", "sentiment140")
+    assert full.gpus == GPUS and full.seeds == (1, 2, 3, 7) and full.etas == (0.5, 1.0) and full.betas == (2.0, math.inf)
+    assert len(full.cases()) == 5 * 6 * 4 * 4 * 2 * 2
+    small = grid(agents="zeus, my.module:Agent,zeus")
+    assert small.agents == ("zeus", "my.module:Agent")
+    # Grouped by job, so that a worker's cached env serves consecutive cases.
+    assert [(c.workload, c.agent, c.seed) for c in small.cases()][:4] == [("squad", "zeus", 1), ("squad", "zeus", 2), ("squad", "my.module:Agent", 1), ("squad", "my.module:Agent", 2)]
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (dict(workloads="squad,mnist"), "unknown workload 'mnist' in --workloads"),
+        (dict(gpus="h100"), "unknown gpu 'h100' in --gpus: use a40, p100, rtx6000, v100 or all"),
+        (dict(seeds="5-1"), "--seeds: '5-1' must be"),
+        (dict(seeds="a"), "--seeds: 'a' is neither a seed nor a range a-b"),
+        (dict(seeds=","), "--seeds needs at least one value"),
+        (dict(etas="2"), "eta_knob must be a number in [0, 1]"),
+        (dict(betas="x"), "--beta: 'x' is not a comma-separated list of numbers"),
+    ],
+)
+def test_bad_grids(changes, message):
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        grid(**changes)
+
+
+def test_grid_json_round_trip():
+    original = grid(betas="2,inf")
+    assert json.loads(json.dumps(original.to_json(), allow_nan=False))["betas"] == [2.0, "inf"]
+    assert Grid.from_json(original.to_json()) == original
+
+
+def test_rows_are_repr_exact_and_a_torn_line_is_cut(tmp_path):
+    path = tmp_path / "results.csv"
+    cases = grid().cases()
+    rows = [row(case, 1 / 3 + i, math.pi * i) for i, case in enumerate(cases)]
+    writer = ResultsWriter(path)
+    for r in rows[:3]:
+        writer.append(r)
+    writer.close()
+    assert read_results(path) == rows[:3]  # the same bits come back
+    with open(path, "a") as file:  # a crash in the middle of a write
+        file.write(format_line(rows[3])[:25])
+    assert read_results(path) == rows[:3]
+    assert read_results(path, repair=True) == rows[:3]
+    assert path.read_text().endswith("\n")
+    writer = ResultsWriter(path)
+    writer.append(rows[3])
+    writer.close()
+    write_sorted(path, reversed(read_results(path)), cases)
+    assert read_results(path) == rows[:4]
+    with open(path, "a") as file:
+        file.write(format_line(rows[0]))
+    with pytest.raises(ValueError, match="twice"):
+        read_results(path)
+
+
+def test_a_folder_refuses_another_configuration(tmp_path):
+    config = {**grid().to_json(), "zeus_gym_version": "0.1.0", "traces": {"summary_train.csv": "ab"}}
+    assert open_folder(tmp_path, config) == config
+    reordered = {**config, "seeds": [2, 1]}
+    assert open_folder(tmp_path, reordered) == config  # the same cases: the folder's order is kept
+    with pytest.raises(ConfigMismatch, match=r"seeds: \[1, 2\] there, \[1, 2, 3\] now\); .*new --output folder"):
+        open_folder(tmp_path, {**config, "seeds": [1, 2, 3]})
+    with pytest.raises(ConfigMismatch, match=r"the trace files differ \(SHA-256\)"):
+        open_folder(tmp_path, {**config, "traces": {"summary_train.csv": "cd"}})
+    (tmp_path / "config.json").unlink()
+    (tmp_path / "results.csv").write_text("agent\n")
+    with pytest.raises(ConfigMismatch, match="no config.json"):
+        open_folder(tmp_path, config)
+
+
+def test_summary_means_stds_and_regret():
+    g = grid(seeds="1-3")
+    ratios = {"zeus": [0.5, 0.6, 0.7], "default": [1.0, 1.1, 0.9]}
+    rows = [row(case, ratios[case.agent][case.seed - 1] * (2 if case.workload == "squad" else 1), 1.1) for case in g.cases()]
+    cells = {(c.workload, c.agent): c for c in summarize(rows, g)}
+    zeus_squad = cells["squad", "zeus"]
+    assert zeus_squad.seeds == 3 and zeus_squad.cost_over_default == pytest.approx(1.2)
+    assert zeus_squad.std == pytest.approx(statistics.stdev([1.0, 1.2, 1.4]))
+    assert zeus_squad.regret_pct == pytest.approx(10.0)
+    overall = cells["all", "zeus"]
+    assert overall.cost_over_default == pytest.approx((1.2 + 0.6) / 2)
+    assert overall.std == pytest.approx(statistics.stdev([0.75, 0.9, 1.05]))  # of each seed's mean over pairs
+    text = markdown(list(cells.values()), g)
+    assert "| workload | GPU | zeus | default |" in text
+    assert "| squad | a40 | 1.200 ± 0.200 (+10.0 %) | 2.000 ± 0.200 (+10.0 %) |" in text
+    assert text.rstrip().splitlines()[-1].startswith("| **mean** | **all pairs** | **0.900 ± 0.150 (+10.0 %)**")
