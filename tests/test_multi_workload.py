@@ -45,7 +45,6 @@ def test_masks_match_the_drawn_job(zeus_trace_dir):
         expected[:num_b, :num_p] = job.feasible
         expected[:num_b, -1] = True
         assert np.array_equal(info["playable"], expected)
-        assert np.array_equal(obs["playable"].reshape(expected.shape), expected)
         assert (obs["batch_sizes"][:num_b] > 0).all() and (obs["batch_sizes"][num_b:] == 0).all()
         assert (obs["power_limits"][:num_p] > 0).all() and (obs["power_limits"][num_p:] == 0).all()
         samples = np.array([env.action_space.sample() for _ in range(200)])

@@ -22,6 +22,15 @@ def generator_draw(generators: Sequence[np.random.Generator]) -> Draw:
     return draw
 
 
+def scalar_draw(generator: np.random.Generator) -> Draw:
+    """`draw(bound)` of one job (the SCALARS backend): `generator.integers(0, bound)`, or 0."""
+
+    def draw(bound: int) -> int:
+        return generator.integers(0, bound) if bound > 1 else 0
+
+    return draw
+
+
 class BufferedDraw:
     """`draw(bounds)` for N generators without a Python call per job and step.
 
@@ -60,11 +69,12 @@ class BufferedDraw:
             return out
         n = bounds[jobs].astype(np.uint64)
         product = self._next_words(jobs) * n
-        low = product & np.uint64(0xFFFFFFFF)
-        rejected = low < (np.uint64(2**32) - n) % n
-        while rejected.any():  # probability below n / 2**32 per draw
+        # Lemire's rejection test needs (2**32 - n) % n only where the low word is below n.
+        suspect = np.flatnonzero((product & np.uint64(0xFFFFFFFF)) < n)
+        while suspect.size:  # probability below n / 2**32 per draw
+            m = n[suspect]
+            rejected = suspect[(product[suspect] & np.uint64(0xFFFFFFFF)) < (np.uint64(2**32) - m) % m]
             product[rejected] = self._next_words(jobs[rejected]) * n[rejected]
-            low = product & np.uint64(0xFFFFFFFF)
-            rejected = low < (np.uint64(2**32) - n) % n
+            suspect = rejected[(product[rejected] & np.uint64(0xFFFFFFFF)) < n[rejected]]
         out[jobs] = (product >> np.uint64(32)).astype(np.int64)
         return out

@@ -105,6 +105,7 @@ def make_params(
     log_batch = np.log2(np.where(real_batch, batch_sizes, 1)) + 1
     batch_feature = np.where(real_batch, log_batch / log_batch.max(), 0.0)
     power_feature = power_limits / power_limits.max()
+    playable = np.concatenate([feasible, real_batch[:, :, None]], axis=2)
     return Params(
         jobs=tuple(jobs),
         eta=float(eta),
@@ -116,7 +117,7 @@ def make_params(
         batch_sizes=batch_sizes,
         power_limits=power_limits,
         feasible=feasible,
-        playable=np.concatenate([feasible, real_batch[:, :, None]], axis=2),
+        playable=playable,
         time_per_epoch=stack("time_per_epoch"),
         energy_per_epoch=stack("energy_per_epoch"),
         batch_max_limit=stack("batch_max_limit"),
@@ -133,8 +134,8 @@ def make_params(
         max_run_cost=per_job([job.max_run_cost for job in jobs], np.float64),
         b0_index=per_job([job.b0_index for job in jobs], np.int64),
         b0_limit=per_job([int(np.searchsorted(job.power_limits, job.batch_max_limit[job.b0_index])) for job in jobs], np.int64),
-        batch_feature=batch_feature,
-        power_feature=power_feature,
+        batch_feature=batch_feature.astype(np.float32),
+        power_feature=power_feature.astype(np.float32),
         fallback_energy=stack("fallback_energy"),
         fallback_time=stack("fallback_time"),
         num_fallback=per_job([len(job.fallback_energy) for job in jobs], np.int64),

@@ -9,13 +9,14 @@ the bound is 1 (as numpy's `Generator.integers(0, 1)` does).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Callable
+import operator
+from typing import Any, Callable
 
 import numpy as np
 
 from zeus_gym.core.params import Params
 
-Draw = Callable[[np.ndarray], np.ndarray]
+Draw = Callable[[Any], Any]  # bounds (array, or an int with the SCALARS backend) -> indices
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,128 +103,160 @@ def replace_rows(state: State, rows: np.ndarray, fresh: State) -> None:
         getattr(state, f.name)[rows] = getattr(fresh, f.name)
 
 
-def invalid_actions(params: Params, state: State, action: np.ndarray) -> np.ndarray:
-    """Mask (N,) of actions that are out of range or name an unmeasured configuration."""
-    b, p = action[:, 0], action[:, 1]
+@dataclass(frozen=True)
+class Backend:
+    """How `step` computes: on arrays of N jobs, or on one job's scalars.
+
+    The single env steps one job; numpy's per-call overhead on one-element arrays would then
+    dominate, so it runs the same code on scalars (Python's and numpy's scalar arithmetic are
+    the same IEEE operations as numpy's on arrays, so both give identical numbers)."""
+
+    where: Callable
+    minimum: Callable
+    floor_divide: Callable
+    logical_not: Callable
+    to_int: Callable
+    copy: Callable
+    rows: Callable[[int], Any]  # the jobs' rows of a state array, for scattering into 2-D arrays
+    all_rows: Callable[[int], Any]  # the same as a basic index (a view, not a copy)
+
+
+ARRAYS = Backend(np.where, np.minimum, np.floor_divide, np.logical_not, lambda x: x.astype(np.int64), np.copy, np.arange, lambda n: slice(None))
+SCALARS = Backend(lambda c, a, b: a if c else b, min, operator.floordiv, operator.not_, int, lambda x: x, lambda n: 0, lambda n: 0)
+
+
+def invalid_actions(params: Params, state: State, batch_index: Any, power_index: Any, backend: Backend = ARRAYS) -> Any:
+    """Whether each action is out of range or names an unmeasured configuration."""
+    b, p, where = batch_index, power_index, backend.where
     in_range = (b >= 0) & (b < params.max_batch_sizes) & (p >= 0) & (p <= params.max_power_limits)
-    return ~in_range | ~params.playable[state.job, np.where(in_range, b, 0), np.where(in_range, p, 0)]
+    job = state.job[backend.all_rows(len(state.job))]
+    return backend.logical_not(in_range & params.playable[job, where(in_range, b, 0), where(in_range, p, 0)])
 
 
-def step(params: Params, state: State, action: np.ndarray, draw: Draw, *, inplace: bool = False) -> tuple[State, Outcome]:
-    """Run one attempt of each job with `action[:, 0]` = batch size index and `action[:, 1]` = power
-    limit index (index P, one past the padded limits, means: profile just in time). Actions must
-    be valid (see `invalid_actions`). Returns the next state and what happened."""
+def step(
+    params: Params,
+    state: State,
+    batch_index: Any,
+    power_index: Any,
+    draw: Draw,
+    *,
+    backend: Backend = ARRAYS,
+    inplace: bool = False,
+) -> tuple[State, Outcome]:
+    """Run one attempt of each job at batch size index `batch_index` and power limit index
+    `power_index` (index P, one past the padded limits, means: profile just in time). Actions
+    must be valid (see `invalid_actions`). Returns the next state and what happened; with the
+    SCALARS backend the state holds one job and the outcome's fields are scalars."""
     if not inplace:
         state = state.copy()
-    rows = np.arange(len(state.job))
-    job, b = state.job, action[:, 0]
-    profiled = action[:, 1] == params.max_power_limits
-    p = np.where(profiled, params.best_limit[job, b], action[:, 1])
+    where, rows, each = backend.where, backend.rows(len(state.job)), backend.all_rows(len(state.job))
+    job, b = state.job[each], batch_index
+    profiled = power_index == params.max_power_limits
+    p = where(profiled, params.best_limit[job, b], power_index)
     time_per_epoch = params.time_per_epoch[job, b, p]
     energy_per_epoch = params.energy_per_epoch[job, b, p]
-    eta, max_power = params.eta, params.max_power[job]
+    eta, max_power, max_epochs = params.eta, params.max_power[job], params.max_epochs[job]
 
     # The training path is drawn before anything else, even for a run that cannot start.
     target = params.target_epochs[job, b, draw(params.num_paths[job, b])]
 
-    threshold = params.beta * state.min_cost
+    threshold = params.beta * state.min_cost[each]
     limited = threshold != np.inf
-    affordable = np.floor_divide(np.where(limited, threshold, 0.0), params.epoch_cost[job, b, p])
-    allowed = np.where(limited, np.minimum(affordable, params.max_epochs[job]), params.max_epochs[job])
+    affordable = backend.floor_divide(where(limited, threshold, 0.0), params.epoch_cost[job, b, p])
+    allowed = where(limited, backend.minimum(affordable, max_epochs), max_epochs)
     ran = allowed > 0
     reached = ran & (target <= allowed)  # NaN (never reached) compares False
-    epochs = np.where(reached, target, allowed)
+    epochs = where(reached, target, allowed)
     # A profiled run spends its first epoch cycling through all power limits of the batch size.
-    energy = np.where(profiled, params.profile_energy[job, b] + energy_per_epoch * (epochs - 1), energy_per_epoch * epochs)
-    time = np.where(profiled, params.profile_time[job, b] + time_per_epoch * (epochs - 1), time_per_epoch * epochs)
-    energy, time = np.where(ran, energy, 0.0), np.where(ran, time, 0.0)
+    energy = where(profiled, params.profile_energy[job, b] + energy_per_epoch * (epochs - 1), energy_per_epoch * epochs)
+    time = where(profiled, params.profile_time[job, b] + time_per_epoch * (epochs - 1), time_per_epoch * epochs)
+    energy, time = where(ran, energy, 0.0), where(ran, time, 0.0)
     cost = eta * energy + (1 - eta) * max_power * time
 
-    attempt = state.attempt + 1
-    recurrence_cost = np.where(ran, state.recurrence_cost + cost, state.recurrence_cost)
-    fallback = ~reached & (attempt >= params.max_retries)
-    k = draw(np.where(fallback, params.num_fallback[job], 1))
-    fallback_energy = np.where(fallback, params.fallback_energy[job, k], 0.0)
-    fallback_time = np.where(fallback, params.fallback_time[job, k], 0.0)
+    attempt = state.attempt[each] + 1
+    recurrence_cost = where(ran, state.recurrence_cost[each] + cost, state.recurrence_cost[each])
+    fallback = backend.logical_not(reached) & (attempt >= params.max_retries)
+    k = draw(where(fallback, params.num_fallback[job], 1))
+    fallback_energy = where(fallback, params.fallback_energy[job, k], 0.0)
+    fallback_time = where(fallback, params.fallback_time[job, k], 0.0)
     fallback_cost = eta * fallback_energy + (1 - eta) * max_power * fallback_time
-    recurrence_cost = np.where(fallback, recurrence_cost + fallback_cost, recurrence_cost)
+    recurrence_cost = where(fallback, recurrence_cost + fallback_cost, recurrence_cost)
     done = reached | fallback
-    min_cost = np.where(done & (state.min_cost > recurrence_cost), recurrence_cost, state.min_cost)
+    previous_min = state.min_cost[each]
+    min_cost = where(done & (previous_min > recurrence_cost), recurrence_cost, previous_min)
 
     default_cost = params.default_cost[job]
     normalized = cost / default_cost
     config = b * params.max_power_limits + p
     state.tries[rows, config] += ran
-    state.cost_sum[rows, config] += np.where(ran, normalized, 0.0)
+    state.cost_sum[rows, config] += where(ran, normalized, 0.0)
     state.reached[rows, config] += reached
     tries = state.tries[rows, config]
     state.tries_feature[rows, config] = tries / params.num_recurrences[job]
-    state.mean_cost_feature[rows, config] = state.cost_sum[rows, config] / np.maximum(tries, 1.0)
-    state.reach_rate_feature[rows, config] = state.reached[rows, config] / np.maximum(tries, 1.0)
+    at_least_one = where(tries > 1.0, tries, 1.0)
+    state.mean_cost_feature[rows, config] = state.cost_sum[rows, config] / at_least_one
+    state.reach_rate_feature[rows, config] = state.reached[rows, config] / at_least_one
     state.profiled[rows, b] |= profiled
     for column, value in enumerate((ran, reached, normalized, profiled)):
-        state.last_run[:, column] = value
-    outcome_recurrence = state.recurrence + 1
-    state.recurrence[:] += done
-    state.attempt[:] = np.where(done, 0, attempt)
-    state.recurrence_cost[:] = np.where(done, 0.0, recurrence_cost)
-    state.min_cost[:] = min_cost
+        state.last_run[each, column] = value
+    recurrence = backend.copy(state.recurrence[each])
+    state.recurrence[each] = recurrence + done
+    state.attempt[each] = where(done, 0, attempt)
+    state.recurrence_cost[each] = where(done, 0.0, recurrence_cost)
+    state.min_cost[each] = min_cost
 
-    step_cost = np.where(fallback, cost + fallback_cost, cost)
+    step_cost = where(fallback, cost + fallback_cost, cost)
     return state, Outcome(
-        batch_index=b.copy(),
+        batch_index=backend.copy(b),
         power_index=p,
         batch_size=params.batch_sizes[job, b],
         power_limit=params.power_limits[job, p],
         profiled=profiled,
         ran=ran,
         reached=reached,
-        epochs=epochs.astype(np.int64) * ran,
+        epochs=backend.to_int(epochs) * ran,
         energy=energy,
         time=time,
         cost=cost,
         threshold=threshold,
         fallback=fallback,
-        fallback_batch_size=np.where(fallback, params.batch_sizes[job, params.b0_index[job]], 0),
-        fallback_power_limit=np.where(fallback, params.power_limits[job, params.b0_limit[job]], 0),
+        fallback_batch_size=where(fallback, params.batch_sizes[job, params.b0_index[job]], 0),
+        fallback_power_limit=where(fallback, params.power_limits[job, params.b0_limit[job]], 0),
         fallback_energy=fallback_energy,
         fallback_time=fallback_time,
         fallback_cost=fallback_cost,
         step_cost=step_cost,
         reward=-step_cost / default_cost,
-        recurrence=outcome_recurrence,
+        recurrence=recurrence + 1,
         attempt=attempt,
         recurrence_done=done,
         min_cost=min_cost,
-        terminated=state.recurrence >= params.num_recurrences[job],
+        terminated=recurrence + done >= params.num_recurrences[job],
     )
 
 
-def observe(params: Params, state: State, out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
-    """The observation of each job (float32, leading axis N); see RecurringJobEnv's docstring.
+def observe(params: Params, state: State, out: dict[str, np.ndarray] | None = None, rows: Any = slice(None)) -> dict[str, np.ndarray]:
+    """The observation (float32) of jobs `rows` of the state: all of them with a leading axis N
+    by default, or a single job without that axis for an integer `rows`. See RecurringJobEnv.
 
     With `out` (arrays of the right shapes) it is written there instead of into new arrays."""
-    job = state.job
-    threshold = params.beta * state.min_cost
+    job = state.job[rows]
+    threshold = params.beta * state.min_cost[rows]
     known = threshold != np.inf
     values = {
-        "progress": (state.recurrence / params.num_recurrences[job])[:, None],
-        "attempt": (state.attempt / params.max_retries)[:, None],
-        "threshold": None,
-        "last_run": state.last_run,
-        "tries": state.tries_feature,
-        "mean_cost": state.mean_cost_feature,
-        "reach_rate": state.reach_rate_feature,
-        "profiled": state.profiled,
+        "progress": np.divide(state.recurrence[rows], params.num_recurrences[job])[..., None],
+        "attempt": np.divide(state.attempt[rows], params.max_retries)[..., None],
+        "threshold": np.array([known, np.where(known, threshold, 0.0) / params.default_cost[job]]).T,
+        "last_run": state.last_run[rows],
+        "tries": state.tries_feature[rows],
+        "mean_cost": state.mean_cost_feature[rows],
+        "reach_rate": state.reach_rate_feature[rows],
+        "profiled": state.profiled[rows],
         "batch_sizes": params.batch_feature[job],
         "power_limits": params.power_feature[job],
-        "playable": params.playable[job].reshape(len(job), -1),
     }
     if out is None:
-        out = {key: np.empty(value.shape if value is not None else (len(job), 2), dtype=np.float32) for key, value in values.items()}
+        return {key: np.array(value, dtype=np.float32, order="C") for key, value in values.items()}
     for key, value in values.items():
-        if value is not None:
-            out[key][...] = value
-    out["threshold"][:, 0] = known
-    out["threshold"][:, 1] = np.where(known, threshold, 0.0) / params.default_cost[job]
+        out[key][...] = value
     return out

@@ -12,7 +12,8 @@ import numpy as np
 from gymnasium import spaces
 
 from zeus_gym.core import Outcome, Params, invalid_actions, observe, reset, step
-from zeus_gym.core.draws import generator_draw
+from zeus_gym.core.draws import generator_draw, scalar_draw
+from zeus_gym.core.sim import SCALARS
 from zeus_gym.envs.setup import Gpus, Workloads, describe_invalid, job_info, load_params, pick_jobs
 from zeus_gym.envs.spaces import ConfigurationSpace
 
@@ -43,7 +44,6 @@ def observation_space(params: Params) -> spaces.Dict:
             "profiled": box((num_b,), 1.0),
             "batch_sizes": box((num_b,), 1.0),
             "power_limits": box((num_p,), 1.0),
-            "playable": box((num_b * (num_p + 1),), 1.0),
         }
     )
 
@@ -51,13 +51,16 @@ def observation_space(params: Params) -> spaces.Dict:
 INFO_FIELDS = tuple(f.name for f in fields(Outcome) if f.name not in ("reward", "terminated"))
 
 
-def outcome_info(params: Params, out: Outcome, job: np.ndarray, i: int) -> dict[str, Any]:
-    """The `info` dict of job i's step: every `Outcome` field as a Python scalar (J, s, W), plus
-    the profile's epoch cost per (padded) power limit (inf: not profiled, or no such limit)."""
-    info = {name: getattr(out, name)[i].item() for name in INFO_FIELDS}
-    profile = params.profile_epoch_cost[job[i], info["batch_index"]]
+def outcome_info(params: Params, out: Outcome, job: int, i: int | None = None) -> dict[str, Any]:
+    """The `info` dict of a step of job `job` (row i of a batched outcome, or a scalar outcome):
+    every `Outcome` field as a Python scalar (J, s, W), plus the profile's epoch cost per (padded)
+    power limit (inf: not profiled, or no such limit)."""
+    fields_ = vars(out)
+    values = [fields_[name] for name in INFO_FIELDS] if i is None else [fields_[name][i] for name in INFO_FIELDS]
+    info = {name: value.item() if isinstance(value, np.generic) else value for name, value in zip(INFO_FIELDS, values)}
+    profile = params.profile_epoch_cost[job, info["batch_index"]]
     info["profile_epoch_cost"] = profile.copy() if info["profiled"] else np.full(profile.shape, np.inf)
-    info["default_cost"] = params.default_cost[job[i]].item()
+    info["default_cost"] = params.default_cost[job].item()
     return info
 
 
@@ -75,9 +78,9 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
 
     `workload` and `gpu` may also be lists (or "all"): every reset then draws one (workload, GPU)
     pair uniformly with `np_random` (or takes `options={"job": (workload, gpu)}`), and the spaces
-    are padded to the largest job. The `playable` mask (observation, `job_info`, and the action
-    space's sampler) marks the current job's actions; the observation also describes each batch
-    size and power limit slot, so one policy can act on any job.
+    are padded to the largest job. The `playable` mask (in `job_info`, and used by the action
+    space's sampler) marks the current job's actions; the observation describes each batch size
+    and power limit slot (0 = no such slot), so one policy can act on any job.
 
     The cost of a run is `eta * energy + (1 - eta) * MAXPOWER * time` (J and s; MAXPOWER is the
     GPU's largest power limit in the traces). A run is stopped before the epoch at which its cost
@@ -111,7 +114,6 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
     | `profiled`   | (B,)   | 1 if the batch size's power limits have been profiled                |
     | `batch_sizes`| (B,)   | each batch size as (log2 b + 1) / (log2 largest b + 1); 0 = no slot  |
     | `power_limits`| (P,)  | each power limit / the largest limit; 0 = no slot                    |
-    | `playable`   | (B*(P+1),) | 1 where the action (b, p) is playable (row-major, as `action_masks()`) |
 
     ## Rewards
 
@@ -186,12 +188,12 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
         self.observation_space = observation_space(self.params)
         self._state = None
         self._done = False
-        self._draw = generator_draw([self.np_random])
+        self._draw = scalar_draw(self.np_random)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict[str, Any]]:
         super().reset(seed=seed)
-        self._draw = generator_draw([self.np_random])
-        job = pick_jobs(self.params, self._draw, np.ones(1, dtype=bool), options)
+        self._draw = scalar_draw(self.np_random)
+        job = pick_jobs(self.params, generator_draw([self.np_random]), np.ones(1, dtype=bool), options)
         self._state = reset(self.params, job)
         self.job_info = job_info(self.params, int(job[0]))
         self.action_space.set_playable(self.params.playable[job[0]])
@@ -206,13 +208,13 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
         batch = np.asarray(action)
         if batch.shape != (2,) or not np.issubdtype(batch.dtype, np.integer):
             raise ValueError(f"action must be 2 integers [batch size index, power limit index], got {action!r}")
-        batch = batch.reshape(1, 2)
-        if invalid_actions(self.params, self._state, batch)[0]:
-            raise ValueError(describe_invalid(self.params, int(self._state.job[0]), batch[0]))
-        self._state, out = step(self.params, self._state, batch, self._draw, inplace=True)
-        self._done = bool(out.terminated[0])
-        info = outcome_info(self.params, out, self._state.job, 0)
-        return self._observation(), float(out.reward[0]), self._done, False, info
+        b, p = int(batch[0]), int(batch[1])
+        job = int(self._state.job[0])
+        if invalid_actions(self.params, self._state, b, p, SCALARS):
+            raise ValueError(describe_invalid(self.params, job, batch))
+        self._state, out = step(self.params, self._state, b, p, self._draw, backend=SCALARS, inplace=True)
+        self._done = bool(out.terminated)
+        return self._observation(), float(out.reward), self._done, False, outcome_info(self.params, out, job)
 
     def _observation(self) -> dict[str, np.ndarray]:
-        return {key: value[0] for key, value in observe(self.params, self._state).items()}
+        return observe(self.params, self._state, rows=0)

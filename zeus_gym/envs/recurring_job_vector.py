@@ -141,13 +141,13 @@ class RecurringJobVectorEnv(VectorEnv):
         # Actions of autoresetting sub-environments are ignored: step them with a harmless one.
         idle_actions = np.stack([self.params.b0_index[self._jobs], np.full(self.num_envs, self.params.max_power_limits)], axis=1)
         actions = np.where(idle[:, None], idle_actions, actions)
-        bad = np.flatnonzero(invalid_actions(self.params, self._state, actions))
+        bad = np.flatnonzero(invalid_actions(self.params, self._state, actions[:, 0], actions[:, 1]))
         if bad.size:
             i = int(bad[0])
             raise ValueError(f"sub-environment {i}: {describe_invalid(self.params, self._jobs[i], actions[i])}")
 
         draw = self._draw if not idle.any() else (lambda bounds: self._draw(np.where(idle, 1, bounds)))
-        self._state, out = step(self.params, self._state, actions, draw, inplace=True)
+        self._state, out = step(self.params, self._state, actions[:, 0], actions[:, 1], draw, inplace=True)
         rewards, terminations = np.where(idle, 0.0, out.reward), out.terminated & ~idle
         same_step = self.autoreset_mode == AutoresetMode.SAME_STEP
         # With SAME_STEP an ended sub-environment reports its reset info; its step is in final_info.
@@ -156,7 +156,7 @@ class RecurringJobVectorEnv(VectorEnv):
             ended = np.flatnonzero(terminations)
             final_obs = observe(self.params, self._state)
             for i in ended.tolist():
-                final = {"final_obs": {k: v[i] for k, v in final_obs.items()}, "final_info": outcome_info(self.params, out, self._jobs, i)}
+                final = {"final_obs": {k: v[i] for k, v in final_obs.items()}, "final_info": outcome_info(self.params, out, int(self._jobs[i]), i)}
                 infos = self._add_info(infos, final, i)
             self._reset_rows(ended, None)
             infos = self._reset_infos(infos, ended)
@@ -179,9 +179,7 @@ class RecurringJobVectorEnv(VectorEnv):
         mask[rows] = True
         self._jobs[rows] = pick_jobs(self.params, self._draw, mask, options)[rows]
         replace_rows(self._state, rows, reset(self.params, self._jobs[rows]))
-        playable = self.action_space.playable
-        playable[rows] = self.params.playable[self._jobs[rows]]
-        self.action_space.set_playable(playable)
+        self.action_space.set_playable(self.params.playable[self._jobs[rows]], rows)
 
     def _reset_infos(self, infos: dict[str, Any], rows: np.ndarray) -> dict[str, Any]:
         """Add the reset info (`job_info`) of sub-environments `rows`, typed as `_add_info` does."""

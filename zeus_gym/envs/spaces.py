@@ -24,15 +24,19 @@ class ConfigurationSpace(spaces.MultiDiscrete):
         playable = np.asarray(playable, dtype=bool)
         grid = np.array(playable.shape[-2:], dtype=np.int64)
         super().__init__(grid if playable.ndim == 2 else np.tile(grid, (playable.shape[0], 1)), seed=seed)
+        self._grid_size = int(grid.prod())
         self.set_playable(playable)
 
-    def set_playable(self, playable: np.ndarray) -> None:
-        """Replace the mask (same shape)."""
-        self.playable = np.array(playable, dtype=bool)
-        flat = self.playable.reshape(-1, self.playable.shape[-2] * self.playable.shape[-1])
-        if not flat.any(axis=1).all():
+    def set_playable(self, playable: np.ndarray, rows: np.ndarray | None = None) -> None:
+        """Replace the mask (same shape), or with `rows` only those environments' masks."""
+        if rows is None:
+            self.playable = np.array(playable, dtype=bool)
+            self._cumulative = np.cumsum(self.playable.reshape(-1, self._grid_size), axis=1)
+        else:
+            self.playable[rows] = playable
+            self._cumulative[rows] = np.cumsum(self.playable[rows].reshape(-1, self._grid_size), axis=1)
+        if not (self._cumulative[:, -1] > 0).all():
             raise ValueError("every environment needs at least one playable action")
-        self._cumulative = np.cumsum(flat, axis=1)
 
     def sample(self, mask: Any = None, probability: Any = None) -> np.ndarray:
         """Uniform playable action(s) (with `mask`/`probability`, MultiDiscrete's own sampler)."""
