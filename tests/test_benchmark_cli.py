@@ -139,3 +139,22 @@ def test_zeus_rows_equal_the_reference_simulator(zeus_trace_dir, tmp_path):
         assert row["total_time"] == math.fsum(time for _, _, _, time, _ in runs)
         assert row["total_cost"] == math.fsum(zeus_cost(energy, time, 0.5, max_power) for _, _, energy, time, _ in runs)
         assert (row["final_batch_size"], row["final_power_limit"]) == runs[-1][:2]
+
+
+@pytest.mark.parametrize("error, traceback_shown", [("ValueError", False), ("RuntimeError", True)])
+def test_a_failing_case_stops_the_run_and_keeps_finished_cases(zeus_trace_dir, tmp_path, error, traceback_shown):
+    agent_file = tmp_path / "flaky.py"
+    agent_file.write_text(
+        "from zeus_gym.agents import DefaultAgent\n\n"
+        "class Flaky(DefaultAgent):\n"
+        "    def reset(self, job_info, seed):\n"
+        "        super().reset(job_info, seed)\n"
+        f"        if seed == 3:\n            raise {error}('boom')\n"
+    )
+    args = ["--agents", f"{agent_file}:Flaky", "--workloads", "squad", "--gpus", "a40", "--seeds", "1-3", "--recurrences", "3"]
+    result = invoke("benchmark", *args, "--workers", "2", "--output", str(tmp_path / "out"), trace_dir=zeus_trace_dir)
+    assert result.exit_code == 1
+    assert f"error: {agent_file}:Flaky on squad/a40 (seed 3, eta 0.5, beta 2.0) failed: {error}: boom" in result.output
+    assert "run the same command again to resume" in result.output
+    assert ("Traceback" in result.output) == traceback_shown
+    assert {row["seed"] for row in read_results(tmp_path / "out" / "results.csv")} <= {1, 2}

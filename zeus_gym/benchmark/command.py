@@ -10,7 +10,9 @@ from typing import Annotated, Callable, Iterator, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+)
 from rich.text import Text
 
 from zeus_gym.agents import AGENTS
@@ -48,13 +50,16 @@ def one_line_errors() -> Iterator[None]:
 def progress_bar() -> Iterator[Callable[[int, int], None]]:
     """A progress callback `(done, total)` drawing cases done, rate, elapsed and remaining time."""
     columns = (TextColumn("benchmark"), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True)) as progress:
-        tasks: list = []
+    with contextlib.ExitStack() as stack:
+        progress: list[tuple[Progress, TaskID]] = []
 
         def update(done: int, total: int) -> None:
-            if not tasks:  # the first call gives the resumed count: not part of the rate
-                tasks.append(progress.add_task("benchmark", total=total, completed=done))
-            progress.update(tasks[0], completed=done)
+            if not progress:  # shown from the first call, once the options and the folder are known good
+                bar = stack.enter_context(Progress(*columns, console=Console(stderr=True)))
+                # The resumed cases are there from the start: they do not count in the rate.
+                progress.append((bar, bar.add_task("benchmark", total=total, completed=done)))
+            bar, task = progress[0]
+            bar.update(task, completed=done)
 
         yield update
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -24,10 +26,11 @@ Row = dict[str, Any]
 class CaseFailed(RuntimeError):
     """A case raised; `details` is its traceback."""
 
-    def __init__(self, case: Case, error: BaseException) -> None:
+    def __init__(self, case: Case, error: BaseException, remote: bool) -> None:
         super().__init__(f"{case.describe()} failed: {type(error).__name__}: {error}")
-        remote = error.__cause__  # a worker's traceback travels as the text of __cause__
-        self.details = str(remote) if remote is not None else "".join(traceback.format_exception(error))
+        # A worker's traceback arrives as the text of __cause__, wrapped in triple quotes.
+        text = str(error.__cause__) if remote else "".join(traceback.format_exception(error))
+        self.details = text.strip().strip('"').strip()
         self.user_error = isinstance(error, ValueError)
 
 
@@ -38,31 +41,44 @@ def check_agents(grid: Grid, trace_dir: Path) -> None:
         load_agent(spec, env)
 
 
-def play_cases(cases: list[Case], grid: Grid, trace_dir: Path, workers: int) -> Iterator[Row]:
-    """The rows of `cases` as they finish, from `workers` processes (in this process if 1)."""
-    if workers <= 1 or len(cases) <= 1:
+@contextlib.contextmanager
+def worker_pool(workers: int, cases: int) -> Iterator[ProcessPoolExecutor | None]:
+    """Up to `workers` started worker processes (None: play in this process)."""
+    count = min(workers, cases)
+    if count <= 1:
+        yield None
+        return
+    with ProcessPoolExecutor(count, initializer=ignore_interrupts) as pool:
+        # Start every worker now, before the progress bar starts its thread: a process forked
+        # while another thread holds a lock (stderr's, say) can deadlock. Forked after the
+        # parent parsed the traces, the workers inherit them (other start methods parse them
+        # once per worker: the loader caches per process).
+        wait([pool.submit(os.getpid) for _ in range(count)])
+        try:
+            yield pool
+        finally:  # Ctrl-C, a failed case: drop the cases that have not started
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def play_cases(cases: list[Case], grid: Grid, trace_dir: Path, pool: ProcessPoolExecutor | None) -> Iterator[Row]:
+    """The rows of `cases` as they finish, from `pool`'s workers (in this process if None)."""
+    if pool is None:
         for case in cases:
             try:
                 yield run_case(case, grid, trace_dir)
             except Exception as error:
-                raise CaseFailed(case, error) from error
+                raise CaseFailed(case, error, remote=False) from error
         return
-    # Workers fork after the parent parsed the traces, so they inherit them; with another start
-    # method each worker parses them once (the loader caches per process).
-    with ProcessPoolExecutor(min(workers, len(cases)), initializer=ignore_interrupts) as pool:
-        pending: dict[Future, Case] = {pool.submit(run_case, case, grid, trace_dir): case for case in cases}
-        try:
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    case = pending.pop(future)
-                    try:
-                        row = future.result()
-                    except Exception as error:
-                        raise CaseFailed(case, error) from error
-                    yield row
-        finally:  # Ctrl-C, a failed case, or the consumer stopping: drop what has not started
-            pool.shutdown(wait=True, cancel_futures=True)
+    pending: dict[Future, Case] = {pool.submit(run_case, case, grid, trace_dir): case for case in cases}
+    while pending:
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for future in done:
+            case = pending.pop(future)
+            try:
+                row = future.result()
+            except Exception as error:
+                raise CaseFailed(case, error, remote=True) from error
+            yield row
 
 
 def run_benchmark(grid: Grid, folder: Path, *, trace_dir: Path | None = None, workers: int = 1,
@@ -79,17 +95,18 @@ def run_benchmark(grid: Grid, folder: Path, *, trace_dir: Path | None = None, wo
     order = grid.cases()
     finished = {row_case(row) for row in rows}
     todo = [case for case in order if case not in finished]
-    if on_row is not None:
-        on_row(len(rows), len(order))
-    writer = ResultsWriter(path)
-    try:
-        for row in play_cases(todo, grid, root, workers):
-            writer.append(row)
-            rows.append(row)
-            if on_row is not None:
-                on_row(len(rows), len(order))
-    finally:
-        writer.close()
+    with worker_pool(workers, len(todo)) as pool:
+        if on_row is not None:
+            on_row(len(rows), len(order))
+        writer = ResultsWriter(path)
+        try:
+            for row in play_cases(todo, grid, root, pool):
+                writer.append(row)
+                rows.append(row)
+                if on_row is not None:
+                    on_row(len(rows), len(order))
+        finally:
+            writer.close()
     write_sorted(path, rows, order)
     return grid, rows, len(todo)
 

@@ -78,8 +78,9 @@ def markdown(cells: list[Cell], grid: Grid) -> str:
         mine = {(c.workload, c.gpu, c.agent): c for c in cells if (c.eta, c.beta) == (eta, beta)}
         seeds = max((c.seeds for c in mine.values()), default=0)
         lines = [
-            f"eta {eta:g}, beta {beta:g}: cost / Default, mean ± std over {seeds} seeds "
-            "(regret vs Oracle); lower is better, Default = 1.",
+            f"eta {eta:g}, beta {beta:g}: cost / Default, mean ± sample std over {seeds} seeds "
+            "(regret vs Oracle); lower is better, Default = 1. Last row: the mean over the pairs, "
+            "± the std over seeds of each seed's mean over the pairs.",
             "",
             "| workload | GPU | " + " | ".join(grid.agents) + " |",
             "|---|---|" + "---:|" * len(grid.agents),
