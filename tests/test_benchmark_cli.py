@@ -158,3 +158,20 @@ def test_a_failing_case_stops_the_run_and_keeps_finished_cases(zeus_trace_dir, t
     assert "run the same command again to resume" in result.output
     assert ("Traceback" in result.output) == traceback_shown
     assert {row["seed"] for row in read_results(tmp_path / "out" / "results.csv")} <= {1, 2}
+
+
+def test_the_committed_default_benchmark_is_what_the_code_gives(zeus_trace_dir):
+    """docs/benchmark/default is generated (see its config.json): its table follows from its
+    results, and a sample of its rows re-play to the same values."""
+    from zeus_gym.benchmark import Grid, summarize
+    from zeus_gym.benchmark.results import read_config, row_case
+    from zeus_gym.benchmark.summary import markdown
+    from zeus_gym.benchmark.worker import run_case
+
+    folder = Path(__file__).resolve().parents[1] / "docs" / "benchmark" / "default"
+    grid = Grid.from_json(read_config(folder))
+    rows = read_results(folder / "results.csv")
+    assert [row_case(row) for row in rows] == grid.cases() and len(rows) == 5 * 24 * 5
+    assert (folder / "summary.md").read_text() == markdown(summarize(rows, grid), grid)
+    for row in rows[::97]:
+        assert run_case(row_case(row), grid, zeus_trace_dir) == row

@@ -68,7 +68,8 @@ def write_csv(cells: list[Cell], path: Path) -> None:
 
 
 def _format(cell: Cell) -> str:
-    return f"{cell.cost_over_default:.3f} ± {cell.std:.3f} ({cell.regret_pct:+.1f} %)"
+    regret = round(cell.regret_pct, 1) + 0.0  # + 0.0: no "-0.0 %"
+    return f"{cell.cost_over_default:.3f} ± {cell.std:.3f} ({regret:+.1f} %)"
 
 
 def markdown(cells: list[Cell], grid: Grid) -> str:
