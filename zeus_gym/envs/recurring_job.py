@@ -206,7 +206,7 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
         if self._done:
             raise gym.error.ResetNeeded("the episode has terminated: call reset() before step()")
         batch = np.asarray(action)
-        if batch.shape != (2,) or not np.issubdtype(batch.dtype, np.integer):
+        if batch.shape != (2,) or batch.dtype.kind not in "iu":
             raise ValueError(f"action must be 2 integers [batch size index, power limit index], got {action!r}")
         b, p = int(batch[0]), int(batch[1])
         job = int(self._state.job[0])

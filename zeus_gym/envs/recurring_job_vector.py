@@ -133,7 +133,7 @@ class RecurringJobVectorEnv(VectorEnv):
         if self._state is None:
             raise RuntimeError("call reset() before step()")
         actions = np.asarray(actions)
-        if actions.shape != (self.num_envs, 2) or not np.issubdtype(actions.dtype, np.integer):
+        if actions.shape != (self.num_envs, 2) or actions.dtype.kind not in "iu":
             raise ValueError(f"actions must be integers of shape ({self.num_envs}, 2), got {actions.dtype} {actions.shape}")
         idle = self._needs_reset if self.autoreset_mode == AutoresetMode.NEXT_STEP else np.zeros(self.num_envs, dtype=bool)
         if self.autoreset_mode == AutoresetMode.DISABLED and self._needs_reset.any():
