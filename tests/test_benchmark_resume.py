@@ -1,4 +1,4 @@
-"""Acceptance 2: Ctrl-C a real `zeus-gym benchmark` process, re-run it, and get an uninterrupted run's results."""
+"""Acceptance 2: Ctrl-C (or kill) a real `zeus-gym benchmark` process, re-run it, and get an uninterrupted run's results."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from zeus_gym.benchmark import read_results
@@ -39,7 +40,8 @@ def rows_written(path: Path) -> int:
     return max(path.read_text().count("\n") - 1, 0) if path.exists() else 0
 
 
-def test_interrupted_run_resumes_to_the_uninterrupted_results(zeus_trace_dir, tmp_path):
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
+def test_interrupted_run_resumes_to_the_uninterrupted_results(zeus_trace_dir, tmp_path, signal_number):
     agent_file = tmp_path / "slow_agent.py"
     agent_file.write_text(SLOW_AGENT)
     out = tmp_path / "interrupted"
@@ -48,7 +50,7 @@ def test_interrupted_run_resumes_to_the_uninterrupted_results(zeus_trace_dir, tm
     deadline = time.monotonic() + 60
     while rows_written(out / "results.csv") < 4 and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
-    process.send_signal(signal.SIGINT)  # what Ctrl-C sends to the parent (workers ignore it)
+    process.send_signal(signal_number)  # Ctrl-C: to the parent (workers ignore it); or a plain kill
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stdout + stderr
     kept = read_results(out / "results.csv")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Annotated, Callable, Iterator, Optional
@@ -64,6 +66,24 @@ def progress_bar() -> Iterator[Callable[[int, int], None]]:
         yield update
 
 
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (`kill`, a batch system's time limit) stops a run as Ctrl-C does: the finished cases
+    stay, the workers are stopped (rather than orphaned by a dead parent)."""
+    if threading.current_thread() is not threading.main_thread():  # only there can handlers be set
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _figures(folder: Path, grid: Grid, rows: list[dict], case: Case, trace_dir: Optional[Path]) -> None:
     paths, warnings = draw_figures(folder, grid, rows, case, trace_dir)
     for warning in warnings:
@@ -93,7 +113,7 @@ def benchmark(
     with one_line_errors():
         grid = parse_grid(agents, workloads, gpus, seeds, eta, beta, load_trace_set(trace_dir).gpus, recurrences, max_retries)
         try:
-            with progress_bar() as update:
+            with terminate_as_interrupt(), progress_bar() as update:
                 grid, rows, ran = run_benchmark(grid, output, trace_dir=trace_dir, workers=workers, on_row=update)
         except KeyboardInterrupt:
             done = len(read_results(output / RESULTS_FILE))
