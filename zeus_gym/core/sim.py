@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 import operator
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
@@ -133,6 +133,47 @@ def invalid_actions(params: Params, state: State, batch_index: Any, power_index:
     return backend.logical_not(in_range & params.playable[job, where(in_range, b, 0), where(in_range, p, 0)])
 
 
+class Run(NamedTuple):
+    """One simulated run (arrays over jobs, or scalars)."""
+
+    profiled: Any
+    power_index: Any  # the limit actually used
+    ran: Any
+    reached: Any
+    epochs: Any
+    energy: Any
+    time: Any
+    cost: Any
+
+
+def simulate_run(params: Params, job: Any, batch_index: Any, power_index: Any, threshold: Any, draw: Draw, backend: Backend = ARRAYS) -> Run:
+    """One run of job `job` at (`batch_index`, `power_index`; index P = profile just in time),
+    early-stopped before the epoch whose cost would pass `threshold` (inf: no early stopping).
+
+    This is the reference's `_run_job`: draw a training path, afford floor(threshold / epoch
+    cost) epochs at most, reach the target if the path gets there within them and max_epochs."""
+    where, b = backend.where, batch_index
+    profiled = power_index == params.max_power_limits
+    p = where(profiled, params.best_limit[job, b], power_index)
+    time_per_epoch = params.time_per_epoch[job, b, p]
+    energy_per_epoch = params.energy_per_epoch[job, b, p]
+    max_epochs = params.max_epochs[job]
+    # The training path is drawn before anything else, even for a run that cannot start.
+    target = params.target_epochs[job, b, draw(params.num_paths[job, b])]
+    limited = threshold != np.inf
+    affordable = backend.floor_divide(where(limited, threshold, 0.0), params.epoch_cost[job, b, p])
+    allowed = where(limited, backend.minimum(affordable, max_epochs), max_epochs)
+    ran = allowed > 0
+    reached = ran & (target <= allowed)  # NaN (never reached) compares False
+    epochs = where(reached, target, allowed)
+    # A profiled run spends its first epoch cycling through all power limits of the batch size.
+    energy = where(profiled, params.profile_energy[job, b] + energy_per_epoch * (epochs - 1), energy_per_epoch * epochs)
+    time = where(profiled, params.profile_time[job, b] + time_per_epoch * (epochs - 1), time_per_epoch * epochs)
+    energy, time = where(ran, energy, 0.0), where(ran, time, 0.0)
+    cost = params.eta * energy + (1 - params.eta) * params.max_power[job] * time
+    return Run(profiled, p, ran, reached, epochs, energy, time, cost)
+
+
 def step(
     params: Params,
     state: State,
@@ -151,27 +192,9 @@ def step(
         state = state.copy()
     where, rows, each = backend.where, backend.rows(len(state.job)), backend.all_rows(len(state.job))
     job, b = state.job[each], batch_index
-    profiled = power_index == params.max_power_limits
-    p = where(profiled, params.best_limit[job, b], power_index)
-    time_per_epoch = params.time_per_epoch[job, b, p]
-    energy_per_epoch = params.energy_per_epoch[job, b, p]
-    eta, max_power, max_epochs = params.eta, params.max_power[job], params.max_epochs[job]
-
-    # The training path is drawn before anything else, even for a run that cannot start.
-    target = params.target_epochs[job, b, draw(params.num_paths[job, b])]
-
     threshold = params.beta * state.min_cost[each]
-    limited = threshold != np.inf
-    affordable = backend.floor_divide(where(limited, threshold, 0.0), params.epoch_cost[job, b, p])
-    allowed = where(limited, backend.minimum(affordable, max_epochs), max_epochs)
-    ran = allowed > 0
-    reached = ran & (target <= allowed)  # NaN (never reached) compares False
-    epochs = where(reached, target, allowed)
-    # A profiled run spends its first epoch cycling through all power limits of the batch size.
-    energy = where(profiled, params.profile_energy[job, b] + energy_per_epoch * (epochs - 1), energy_per_epoch * epochs)
-    time = where(profiled, params.profile_time[job, b] + time_per_epoch * (epochs - 1), time_per_epoch * epochs)
-    energy, time = where(ran, energy, 0.0), where(ran, time, 0.0)
-    cost = eta * energy + (1 - eta) * max_power * time
+    profiled, p, ran, reached, epochs, energy, time, cost = simulate_run(params, job, b, power_index, threshold, draw, backend)
+    eta, max_power = params.eta, params.max_power[job]
 
     attempt = state.attempt[each] + 1
     recurrence_cost = where(ran, state.recurrence_cost[each] + cost, state.recurrence_cost[each])
