@@ -86,3 +86,6 @@ def traces_info(
 
 from zeus_gym.cli_run import run as _run; app.command("run")(_run)  # noqa: E402, E702 (last: cli_run imports friendly_errors)
 from zeus_gym.benchmark.command import benchmark as _benchmark, plot as _plot; app.command("benchmark")(_benchmark); app.command("plot")(_plot)  # noqa: E402, E702
+from zeus_gym.cli_train import train as _train  # noqa: E402
+
+app.command("train")(_train)

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import gymnasium as gym
 import typer
 
-from zeus_gym.agents import AGENTS, load_agent
+from zeus_gym.agents import AGENTS, agent_env_kwargs, load_agent
 from zeus_gym.cli import friendly_errors
 from zeus_gym.runner import format_summary, run_episode
 from zeus_gym.workloads import WORKLOADS, JobSpec, resolve_workload
@@ -49,7 +49,7 @@ def run(
     seed: Annotated[int, typer.Option(help="Seed of the env and the agent.")] = 1,
     recurrences: Annotated[Optional[int], typer.Option(help="Recurrences (default 2|B||P|).")] = None,
     max_retries: Annotated[int, typer.Option(help="Failed attempts before b0 finishes a recurrence.")] = 20,
-    agent: Annotated[str, typer.Option(help=f"{', '.join(AGENTS)}, package.module:Class or path/file.py:Class.")] = "zeus",
+    agent: Annotated[str, typer.Option(help=f"{', '.join(AGENTS)}, sb3:DIR (a trained policy), package.module:Class or path/file.py:Class.")] = "zeus",
     trace_dir: Annotated[Optional[Path], typer.Option(help="Trace folder (default: $ZEUS_GYM_TRACE_DIR, else the user cache).")] = None,
     history: Annotated[Optional[Path], typer.Option(help="Write the runs as JSON Lines to this file.")] = None,
 ) -> None:
@@ -59,7 +59,7 @@ def run(
         spec = job_spec(workload, custom, b0)
         env = gym.make(
             "ZeusGym/RecurringJob-v0", workload=spec, gpu=gpu, eta_knob=eta, beta_knob=beta,
-            num_recurrences=recurrences, max_retries=max_retries, trace_dir=trace_dir,
+            num_recurrences=recurrences, max_retries=max_retries, trace_dir=trace_dir, **agent_env_kwargs(agent),
         )
         player = load_agent(agent, env)
     except ValueError as error:  # bad options: one line, no traceback

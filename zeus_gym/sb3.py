@@ -24,6 +24,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices
 
 from zeus_gym.envs.recurring_job_vector import RecurringJobVectorEnv
+from zeus_gym.wrappers import PlayableDiscrete
 
 
 def unbatch_infos(infos: dict[str, Any], num_envs: int) -> list[dict[str, Any]]:
@@ -47,12 +48,17 @@ def unbatch_infos(infos: dict[str, Any], num_envs: int) -> list[dict[str, Any]]:
 class SB3VecEnv(VecEnv):
     """An SB3 `VecEnv` over a `RecurringJobVectorEnv` that resets in the same step."""
 
-    def __init__(self, venv: RecurringJobVectorEnv) -> None:
+    def __init__(self, venv: RecurringJobVectorEnv, flat_actions: bool = False) -> None:
         if venv.autoreset_mode != AutoresetMode.SAME_STEP:
             raise ValueError("SB3VecEnv needs a RecurringJobVectorEnv with autoreset_mode=SAME_STEP (see make_sb3_vec_env)")
         self.venv = venv
+        self.flat_actions = flat_actions
+        self._grid = tuple(venv.single_action_space.nvec)
         self._actions: np.ndarray | None = None
-        super().__init__(venv.num_envs, venv.single_observation_space, venv.single_action_space)
+        # With flat actions (as the FlatActions wrapper) MaskablePPO gets exact masks from
+        # `env_method("action_masks")`, which the vector env answers for all sub-environments.
+        action_space = PlayableDiscrete(venv.single_action_space.playable) if flat_actions else venv.single_action_space
+        super().__init__(venv.num_envs, venv.single_observation_space, action_space)
 
     def reset(self) -> dict[str, np.ndarray]:
         seeds = None if all(seed is None for seed in self._seeds) else list(self._seeds)
@@ -63,7 +69,10 @@ class SB3VecEnv(VecEnv):
         return obs
 
     def step_async(self, actions: np.ndarray) -> None:
-        self._actions = np.asarray(actions).reshape(self.num_envs, 2)
+        if self.flat_actions:
+            self._actions = np.stack(np.unravel_index(np.asarray(actions, dtype=np.int64).reshape(self.num_envs), self._grid), axis=1)
+        else:
+            self._actions = np.asarray(actions).reshape(self.num_envs, 2)
 
     def step_wait(self) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, list[dict[str, Any]]]:
         obs, rewards, terminations, truncations, infos = self.venv.step(self._actions)
@@ -103,6 +112,8 @@ class SB3VecEnv(VecEnv):
         return [False for _ in self._get_indices(indices)]
 
 
-def make_sb3_vec_env(num_envs: int, **env_kwargs: Any) -> SB3VecEnv:
-    """A `RecurringJobVectorEnv(num_envs, **env_kwargs)` in SAME_STEP mode, as an SB3 `VecEnv`."""
-    return SB3VecEnv(RecurringJobVectorEnv(num_envs=num_envs, autoreset_mode=AutoresetMode.SAME_STEP, **env_kwargs))
+def make_sb3_vec_env(num_envs: int, flat_actions: bool = False, **env_kwargs: Any) -> SB3VecEnv:
+    """A `RecurringJobVectorEnv(num_envs, **env_kwargs)` in SAME_STEP mode, as an SB3 `VecEnv`
+    (with `flat_actions`, one `Discrete` action per slot, as `FlatActions`)."""
+    venv = RecurringJobVectorEnv(num_envs=num_envs, autoreset_mode=AutoresetMode.SAME_STEP, **env_kwargs)
+    return SB3VecEnv(venv, flat_actions=flat_actions)

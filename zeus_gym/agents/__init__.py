@@ -8,7 +8,7 @@ on an env and `load_agent` finds one by name, `package.module:Class` or `path/fi
 from zeus_gym.agents.base import Agent, BaseAgent, JobInfo, config_action, default_action, make_action, top_limit_index
 from zeus_gym.agents.baselines import DefaultAgent, GridSearchAgent, RandomAgent
 from zeus_gym.agents.legacy import LegacyJob, LegacyLoop, ZeusOptimizerAgent
-from zeus_gym.agents.loading import AGENTS, load_agent
+from zeus_gym.agents.loading import AGENTS, agent_env_kwargs, load_agent
 from zeus_gym.agents.oracle import OracleAgent, episode_job, expected_costs, oracle_choice
 from zeus_gym.agents.power import JITPowerLimits
 from zeus_gym.agents.pruning import PruningExplorer
@@ -33,6 +33,7 @@ __all__ = [
     "ZeusBatchSizeOptimizer",
     "ZeusOptimizerAgent",
     "config_action",
+    "agent_env_kwargs",
     "default_action",
     "episode_job",
     "expected_costs",

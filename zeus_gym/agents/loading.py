@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import importlib.util
 import sys
 from pathlib import Path
@@ -37,9 +38,27 @@ def _import_file(path: Path) -> ModuleType:
     return module
 
 
+SB3_PREFIX = "sb3:"
+
+
+def agent_env_kwargs(spec: str) -> dict[str, Any]:
+    """Env arguments an agent needs: a trained policy (`sb3:DIR`) its action slots."""
+    if not spec.startswith(SB3_PREFIX):
+        return {}
+    path = Path(spec[len(SB3_PREFIX):]) / "config.json"
+    if not path.is_file():
+        raise ValueError(f"agent {spec!r}: no trained policy there (no {path}); train one with `zeus-gym train`")
+    return {"slots": tuple(json.loads(path.read_text())["slots"])}
+
+
 def load_agent(spec: str, env: Any = None) -> Agent:
-    """A new agent: a name in `AGENTS`, or a class (built without arguments) named by
-    `package.module:Class` or `path/to/file.py:Class`."""
+    """A new agent: a name in `AGENTS`, `sb3:DIR` (a policy saved by `zeus-gym train`), or a
+    class (built without arguments) named by `package.module:Class` or `path/to/file.py:Class`."""
+    if spec.startswith(SB3_PREFIX):
+        agent_env_kwargs(spec)  # checks the folder
+        from zeus_gym.training import Sb3Agent  # needs the `rl` extra
+
+        return Sb3Agent(spec[len(SB3_PREFIX):])
     if spec in AGENTS:
         if spec == "oracle" and env is None:
             raise ValueError("the oracle agent reads the traces: pass the env to load_agent")
@@ -48,7 +67,7 @@ def load_agent(spec: str, env: Any = None) -> Agent:
     if not target or not name.isidentifier():
         raise ValueError(
             f"unknown agent {spec!r}: use one of {', '.join(AGENTS)}, "
-            "or package.module:Class, or path/to/file.py:Class"
+            "sb3:DIR, package.module:Class, or path/to/file.py:Class"
         )
     if target.endswith(".py") or "/" in target or "\\" in target:
         module = _import_file(Path(target))

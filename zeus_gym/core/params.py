@@ -41,8 +41,8 @@ class Params:
     max_run_cost: np.ndarray  # (J,) normalized by default_cost
     b0_index: np.ndarray  # (J,)
     b0_limit: np.ndarray  # (J,) index of b0's largest power limit
-    batch_feature: np.ndarray  # (J, B) (log2 b + 1) / (log2 max_b + 1) over all jobs; 0 = padding
-    power_feature: np.ndarray  # (J, P) limit / largest limit over all jobs; 0 = padding
+    batch_feature: np.ndarray  # (J, B) (log2 b + 1) / (log2 BATCH_SCALE + 1); 0 = padding
+    power_feature: np.ndarray  # (J, P) limit / POWER_SCALE; 0 = padding
     fallback_energy: np.ndarray  # (J, K)
     fallback_time: np.ndarray  # (J, K)
     num_fallback: np.ndarray  # (J,)
@@ -58,9 +58,17 @@ class Params:
         return self.power_limits.shape[1]
 
 
-def _stack(arrays: list[np.ndarray], fill: float | int | bool) -> np.ndarray:
-    """Stack arrays of differing shapes on a new leading axis, padding at the end of each axis."""
+# Scales of the observation's slot features: fixed, so that a policy sees the same numbers for a
+# batch size or a power limit whatever jobs it was trained and evaluated on.
+BATCH_SCALE = 2**16
+POWER_SCALE = 1000.0  # W
+
+
+def _stack(arrays: list[np.ndarray], fill: float | int | bool, minimum: tuple[int, ...] = ()) -> np.ndarray:
+    """Stack arrays of differing shapes on a new leading axis, padding at the end of each axis
+    (the first axes to at least `minimum`)."""
     shape = tuple(max(sizes) for sizes in zip(*(a.shape for a in arrays)))
+    shape = tuple(max(n, m) for n, m in zip(shape, minimum)) + shape[len(minimum):]
     out = np.full((len(arrays), *shape), fill, dtype=arrays[0].dtype)
     for i, a in enumerate(arrays):
         out[(i, *(slice(0, n) for n in a.shape))] = a
@@ -84,16 +92,31 @@ def make_params(
     beta: float,
     max_retries: int = 20,
     num_recurrences: int | None = None,
+    slots: tuple[int, int] | None = None,
 ) -> Params:
-    """Stack `jobs` (built for the same `eta`) into `Params`."""
+    """Stack `jobs` (built for the same `eta`) into `Params`, with at least `slots` = (batch
+    sizes, power limits) action slots (to train a policy on some jobs and run it on others)."""
     check_knobs(eta, beta, max_retries)
     if not jobs:
         raise ValueError("at least one job is needed")
     if num_recurrences is not None and (isinstance(num_recurrences, bool) or not isinstance(num_recurrences, int) or num_recurrences < 1):
         raise ValueError(f"num_recurrences must be a positive integer or None (2|B||P|), got {num_recurrences!r}")
 
+    min_b, min_p = slots or (0, 0)
+    largest = max(len(job.batch_sizes) for job in jobs), max(len(job.power_limits) for job in jobs)
+    if slots is not None and (min_b < largest[0] or min_p < largest[1]):
+        raise ValueError(f"slots={slots} is smaller than the jobs need: at least {largest} (batch sizes, power limits)")
+    too_big = [(job.spec.describe(), job.gpu) for job in jobs if job.batch_sizes.max() > BATCH_SCALE or job.power_limits.max() > POWER_SCALE]
+    if too_big:
+        raise ValueError(f"jobs {too_big} have batch sizes above {BATCH_SCALE} or power limits above {POWER_SCALE} W, beyond the observation's feature scales")
+    # Leading axes of each per-job array: B (batch sizes), P (power limits), or B x P.
+    axes = {"batch_sizes": (min_b,), "power_limits": (min_p,), "feasible": (min_b, min_p), "time_per_epoch": (min_b, min_p),
+            "energy_per_epoch": (min_b, min_p), "epoch_cost": (min_b, min_p), "profile_epoch_cost": (min_b, min_p),
+            "batch_max_limit": (min_b,), "profile_energy": (min_b,), "profile_time": (min_b,), "best_limit": (min_b,),
+            "target_epochs": (min_b,), "num_paths": (min_b,)}
+
     def stack(name: str, fill: float | int | bool = 0) -> np.ndarray:
-        return _stack([np.asarray(getattr(job, name)) for job in jobs], fill)
+        return _stack([np.asarray(getattr(job, name)) for job in jobs], fill, axes.get(name, ()))
 
     def per_job(values: list[float | int], dtype: type) -> np.ndarray:
         return np.array(values, dtype=dtype)
@@ -102,9 +125,8 @@ def make_params(
     batch_sizes, power_limits = stack("batch_sizes"), stack("power_limits")
     real_batch = batch_sizes > 0
     # Job-independent descriptions of each action slot, so that one policy can act on any job.
-    log_batch = np.log2(np.where(real_batch, batch_sizes, 1)) + 1
-    batch_feature = np.where(real_batch, log_batch / log_batch.max(), 0.0)
-    power_feature = power_limits / power_limits.max()
+    batch_feature = np.where(real_batch, (np.log2(np.where(real_batch, batch_sizes, 1)) + 1) / (np.log2(BATCH_SCALE) + 1), 0.0)
+    power_feature = power_limits / POWER_SCALE
     playable = np.concatenate([feasible, real_batch[:, :, None]], axis=2)
     return Params(
         jobs=tuple(jobs),

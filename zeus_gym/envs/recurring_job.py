@@ -152,6 +152,7 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
     | `num_recurrences` | `None`          | recurrences per episode; None: 2 |B| |P| as in the paper    |
     | `max_retries`     | `20`            | failed attempts before the b0 fallback finishes a recurrence|
     | `trace_dir`       | `None`          | trace folder; None: `ZEUS_GYM_TRACE_DIR`, cache, download   |
+    | `slots`           | `None`          | pad the spaces to at least (batch sizes, power limits), e.g. `(15, 9)` for all default jobs, to run a policy on jobs it was not trained on |
 
     ```python
     import gymnasium as gym
@@ -178,10 +179,11 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
         num_recurrences: int | None = None,
         max_retries: int = 20,
         trace_dir: str | os.PathLike | None = None,
+        slots: tuple[int, int] | None = None,
     ) -> None:
         self.params = load_params(
             workload, gpu, eta_knob=eta_knob, beta_knob=beta_knob, num_recurrences=num_recurrences,
-            max_retries=max_retries, trace_dir=trace_dir,
+            max_retries=max_retries, trace_dir=trace_dir, slots=slots,
         )
         self.job_info = job_info(self.params)
         self.action_space = ConfigurationSpace(self.params.playable[0])
@@ -215,6 +217,13 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
         self._state, out = step(self.params, self._state, b, p, self._draw, backend=SCALARS, inplace=True)
         self._done = bool(out.terminated)
         return self._observation(), float(out.reward), self._done, False, outcome_info(self.params, out, job)
+
+    def action_masks(self) -> np.ndarray:
+        """Playable actions of the current job, flat: entry `b * (P + 1) + p` (see `FlatActions`).
+
+        A MultiDiscrete policy masks each dimension on its own and cannot express that some
+        (batch size, power limit) pairs are missing, so masked training uses flat actions."""
+        return self.action_space.playable.reshape(-1).copy()
 
     def _observation(self) -> dict[str, np.ndarray]:
         return observe(self.params, self._state, rows=0)

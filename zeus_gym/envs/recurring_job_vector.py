@@ -81,6 +81,7 @@ class RecurringJobVectorEnv(VectorEnv):
         num_recurrences: int | None = None,
         max_retries: int = 20,
         trace_dir: str | os.PathLike | None = None,
+        slots: tuple[int, int] | None = None,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         copy: bool = True,
     ) -> None:
@@ -97,7 +98,7 @@ class RecurringJobVectorEnv(VectorEnv):
         self._buffer: dict[str, np.ndarray] | None = None
         self.params = load_params(
             workload, gpu, eta_knob=eta_knob, beta_knob=beta_knob, num_recurrences=num_recurrences,
-            max_retries=max_retries, trace_dir=trace_dir,
+            max_retries=max_retries, trace_dir=trace_dir, slots=slots,
         )
         self._job_infos = [job_info(self.params, j) for j in range(len(self.params.jobs))]
         self.single_action_space = ConfigurationSpace(self.params.playable[0])
@@ -165,6 +166,10 @@ class RecurringJobVectorEnv(VectorEnv):
             infos = self._reset_infos(infos, np.flatnonzero(idle))
         self._needs_reset = terminations.copy() if self.autoreset_mode != AutoresetMode.SAME_STEP else np.zeros(self.num_envs, dtype=bool)
         return self._observe(), rewards, terminations, np.zeros(self.num_envs, dtype=bool), infos
+
+    def action_masks(self) -> np.ndarray:
+        """(num_envs, B * (P + 1)) playable actions of each sub-environment's job, flat."""
+        return self.action_space.playable.reshape(self.num_envs, -1).copy()
 
     def _observe(self) -> dict[str, np.ndarray]:
         """Fresh arrays, or with copy=False the same buffers every step (as SyncVectorEnv does)."""

@@ -34,6 +34,7 @@ def load_params(
     num_recurrences: int | None,
     max_retries: int,
     trace_dir: str | os.PathLike | None,
+    slots: tuple[int, int] | None = None,
 ) -> Params:
     """Load the traces (parsed once per process) and build `Params` of every (workload, gpu) pair.
 
@@ -47,7 +48,7 @@ def load_params(
         if name not in traces.power:
             raise ValueError(f"unknown gpu {name!r}: the traces in {traces.root} have {', '.join(traces.gpus)}")
     jobs = [build_job(traces.train, traces.power[g], spec, g, eta_knob) for spec in specs for g in gpus]
-    return make_params(jobs, eta=eta_knob, beta=beta_knob, max_retries=max_retries, num_recurrences=num_recurrences)
+    return make_params(jobs, eta=eta_knob, beta=beta_knob, max_retries=max_retries, num_recurrences=num_recurrences, slots=None if slots is None else tuple(slots))
 
 
 def job_index(params: Params, job: int | tuple) -> int:

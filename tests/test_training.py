@@ -1,0 +1,109 @@
+"""RL training: wrappers, SB3 checks, `zeus-gym train`, and trained policies as agents."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+from typer.testing import CliRunner
+
+import zeus_gym  # noqa: F401
+from zeus_gym.cli import app
+from zeus_gym.training import Sb3Agent
+from zeus_gym.wrappers import FlatActions, InvalidActionPenalty
+
+ENV_ID = "ZeusGym/RecurringJob-v0"
+ENVS = {
+    "single": dict(workload="movielens-1m", gpu="rtx6000"),
+    "multi": dict(workload="all", gpu="all", slots=(15, 9)),
+}
+WRAPPERS = {
+    "none": lambda env: env,
+    "flat": FlatActions,
+    "penalty": InvalidActionPenalty,
+    "flat+penalty": lambda env: InvalidActionPenalty(FlatActions(env)),
+}
+
+
+@pytest.mark.parametrize("wrapper", WRAPPERS)
+@pytest.mark.parametrize("kind", ENVS)
+def test_sb3_check_env_passes_for_every_recommended_combination(zeus_trace_dir, kind, wrapper):
+    env = WRAPPERS[wrapper](gym.make(ENV_ID, **ENVS[kind]).unwrapped)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sb3_check_env(env)
+
+
+def test_flat_actions_map_slots_and_masks(zeus_trace_dir):
+    env = FlatActions(gym.make(ENV_ID, **ENVS["single"]).unwrapped)
+    env.reset(seed=0)
+    nvec = env.unwrapped.action_space.nvec
+    assert env.action_space.n == nvec[0] * nvec[1]
+    _, _, _, _, info = env.step(1 * nvec[1] + 2)
+    assert (info["batch_index"], info["power_index"]) == (1, 2)
+    assert np.array_equal(env.action_masks(), env.unwrapped.job_info["playable"].reshape(-1))
+    assert not env.action_masks()[1]  # batch size 4 at 125 W is not in the RTX6000 trace
+
+
+def test_invalid_action_penalty_does_not_run_and_truncates(zeus_trace_dir):
+    env = InvalidActionPenalty(gym.make(ENV_ID, **ENVS["single"]).unwrapped, penalty=2.0, max_invalid=3)
+    obs, _ = env.reset(seed=0)
+    results = [env.step(np.array([0, 0])) for _ in range(3)]  # batch size 4 at 100 W: unplayable
+    assert [r[1] for r in results] == [-2.0, -2.0, -2.0]
+    assert [r[3] for r in results] == [False, False, True]
+    assert all(r[4] == {"invalid_action": True} for r in results)
+    assert all(np.array_equal(r[0]["tries"], obs["tries"]) for r in results)
+    _, _, _, _, info = env.step(np.array([8, 8]))  # b0, profiled
+    assert info["invalid_action"] is False and info["ran"]
+
+
+def test_slots_pad_the_spaces(zeus_trace_dir):
+    env = gym.make(ENV_ID, workload="squad", gpu="p100", slots=(15, 9)).unwrapped
+    assert env.action_space.nvec.tolist() == [15, 10]
+    obs, info = env.reset(seed=0)
+    assert obs["batch_sizes"].shape == (15,) and (obs["batch_sizes"][5:] == 0).all()
+    with pytest.raises(ValueError, match="slots=\\(3, 9\\) is smaller than the jobs need: at least \\(5, 6\\)"):
+        gym.make(ENV_ID, workload="squad", gpu="p100", slots=(3, 9))
+
+
+@pytest.mark.parametrize("algo", ["ppo", "maskable-ppo"])
+def test_train_save_reload_and_evaluate(zeus_trace_dir, tmp_path, algo):
+    runner = CliRunner()
+    out = tmp_path / algo
+    result = runner.invoke(app, ["train", "--algo", algo, "--timesteps", "2048", "--workloads", "squad,imagenet", "--gpus", "a40,v100",
+                                 "--n-envs", "4", "--recurrences", "20", "--output", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert (config["algo"], config["slots"], config["workloads"]) == (algo, [15, 9], ["squad", "imagenet"])
+    timing = json.loads((out / "training.json").read_text())
+    assert timing["timesteps"] >= 2048 and 0 < timing["env_share"] < 1
+    assert any((out / "tensorboard").rglob("events.out.tfevents.*"))
+    # A held-out job with unplayable configurations: the policy must only pick playable ones.
+    history = tmp_path / "history.jsonl"
+    result = runner.invoke(app, ["run", "--agent", f"sb3:{out}", "--workload", "movielens-1m", "--gpu", "rtx6000", "--recurrences", "15", "--history", str(history)])
+    assert result.exit_code == 0, result.output
+    assert "vs Oracle" in result.output
+    assert len(history.read_text().splitlines()) >= 15
+
+
+@pytest.mark.parametrize("algo", ["a2c", "dqn"])
+def test_other_algorithms_train(zeus_trace_dir, tmp_path, algo):
+    from zeus_gym.training import TrainConfig, train
+
+    train(TrainConfig(algo=algo, timesteps=1200, workloads=["squad"], gpus=["a40"], n_envs=2, num_recurrences=10), tmp_path, progress_bar=False)
+    agent = Sb3Agent(tmp_path)
+    env = gym.make(ENV_ID, workload="squad", gpu="a40", slots=(15, 9))
+    obs, info = env.reset(seed=0)
+    agent.reset(info, seed=0)
+    action = agent.act(obs, info)
+    assert info["playable"][action[0], action[1]]
+
+
+def test_bad_training_folder_is_a_clear_error(tmp_path):
+    result = CliRunner().invoke(app, ["run", "--agent", f"sb3:{tmp_path}"])
+    assert result.exit_code == 1
+    assert "no trained policy there" in result.output

@@ -1,0 +1,173 @@
+"""Train Stable-Baselines3 / sb3-contrib policies on RecurringJob-v0 and play them as agents.
+
+Needs the `rl` extra. A training run writes into its folder `model.zip`, `config.json` (everything
+needed to rebuild the same environment) and `training.json` (wall time and the share spent in the
+environment), plus TensorBoard logs under `tensorboard/`. `Sb3Agent` (`--agent sb3:DIR`) plays a
+saved policy greedily, restricted to the job's playable actions.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from sb3_contrib import MaskablePPO
+from stable_baselines3 import A2C, DQN, PPO
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecEnvWrapper, VecMonitor
+
+import zeus_gym
+from zeus_gym.agents.base import BaseAgent
+from zeus_gym.sb3 import make_sb3_vec_env
+from zeus_gym.wrappers import FlatActions, InvalidActionPenalty
+
+ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "dqn": DQN, "maskable-ppo": MaskablePPO}
+# Flat (Discrete) actions for DQN (which needs them) and MaskablePPO (exact pair masks).
+FLAT = {"dqn", "maskable-ppo"}
+# Enough action slots for every default job (librispeech on the V100 has 15 batch sizes, the A40
+# 9 power limits): a policy trained on some jobs can then be run on any of them.
+DEFAULT_SLOTS = (15, 9)
+HYPERPARAMETERS: dict[str, dict[str, Any]] = {
+    "ppo": dict(n_steps=256, batch_size=256, ent_coef=0.01),
+    "a2c": dict(n_steps=16, ent_coef=0.01),
+    "dqn": dict(learning_starts=1000, buffer_size=100_000, exploration_fraction=0.2),
+    "maskable-ppo": dict(n_steps=256, batch_size=256, ent_coef=0.01),
+}
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run and the environment its policy acts in."""
+
+    algo: str
+    timesteps: int
+    workloads: list[str] = field(default_factory=lambda: ["all"])
+    gpus: list[str] = field(default_factory=lambda: ["all"])
+    seed: int = 0
+    n_envs: int = 8
+    eta: float = 0.5
+    beta: float = 2.0
+    max_retries: int = 20
+    num_recurrences: int | None = None
+    slots: tuple[int, int] = DEFAULT_SLOTS
+    invalid_action_penalty: float = 1.0
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.algo not in ALGORITHMS:
+            raise ValueError(f"unknown algorithm {self.algo!r}: use one of {', '.join(ALGORITHMS)}")
+        if self.timesteps < 1 or self.n_envs < 1:
+            raise ValueError(f"timesteps and n_envs must be positive, got {self.timesteps}, {self.n_envs}")
+        self.slots = tuple(self.slots)
+        self.hyperparameters = {**HYPERPARAMETERS[self.algo], **self.hyperparameters}
+
+    def env_kwargs(self) -> dict[str, Any]:
+        """Arguments of `RecurringJob-v0` (without workload and gpu)."""
+        return dict(eta_knob=self.eta, beta_knob=self.beta, max_retries=self.max_retries, num_recurrences=self.num_recurrences, slots=self.slots)
+
+
+class EnvTimer(VecEnvWrapper):
+    """Measures the wall time spent inside the environment's reset and step."""
+
+    def __init__(self, venv: VecEnv) -> None:
+        super().__init__(venv)
+        self.seconds = 0.0
+
+    def reset(self) -> Any:
+        start = time.perf_counter()
+        obs = self.venv.reset()
+        self.seconds += time.perf_counter() - start
+        return obs
+
+    def step_wait(self) -> Any:
+        start = time.perf_counter()
+        out = self.venv.step_wait()
+        self.seconds += time.perf_counter() - start
+        return out
+
+
+def make_training_env(config: TrainConfig) -> EnvTimer:
+    """The training VecEnv: the native vector env for MaskablePPO (masks make every action
+    playable); single envs with `InvalidActionPenalty` for the algorithms without masks."""
+    kwargs = dict(workload=_one_or_list(config.workloads), gpu=_one_or_list(config.gpus), **config.env_kwargs())
+    if config.algo == "maskable-ppo":
+        venv: VecEnv = make_sb3_vec_env(config.n_envs, flat_actions=True, **kwargs)
+    else:
+        def make() -> gym.Env:
+            env = gym.make("ZeusGym/RecurringJob-v0", **kwargs).unwrapped
+            return InvalidActionPenalty(FlatActions(env) if config.algo in FLAT else env, penalty=config.invalid_action_penalty)
+
+        venv = DummyVecEnv([make] * config.n_envs)
+    venv.seed(config.seed)
+    return EnvTimer(VecMonitor(venv))
+
+
+def train(config: TrainConfig, output: Path, progress_bar: bool = True) -> BaseAlgorithm:
+    """Train, then save model, configuration and timing into `output`."""
+    output.mkdir(parents=True, exist_ok=True)
+    env = make_training_env(config)
+    model = ALGORITHMS[config.algo](
+        "MultiInputPolicy", env, seed=config.seed, device="cpu", verbose=0,
+        tensorboard_log=str(output / "tensorboard"), **config.hyperparameters,
+    )
+    start = time.perf_counter()
+    model.learn(total_timesteps=config.timesteps, progress_bar=progress_bar)
+    seconds = time.perf_counter() - start
+    model.save(output / "model.zip")
+    (output / "config.json").write_text(json.dumps({**asdict(config), "zeus_gym_version": zeus_gym.__version__}, indent=2) + "\n")
+    timing = {"seconds": seconds, "env_seconds": env.seconds, "env_share": env.seconds / seconds, "timesteps": model.num_timesteps}
+    (output / "training.json").write_text(json.dumps(timing, indent=2) + "\n")
+    env.close()
+    return model
+
+
+def load_config(directory: Path) -> TrainConfig:
+    """The `TrainConfig` saved by `train` in `directory`."""
+    path = Path(directory) / "config.json"
+    if not path.is_file():
+        raise ValueError(f"{directory} is not a zeus-gym training folder: no config.json (train one with `zeus-gym train`)")
+    saved = json.loads(path.read_text())
+    saved.pop("zeus_gym_version", None)
+    return TrainConfig(**saved)
+
+
+class Sb3Agent(BaseAgent):
+    """A saved policy as an agent: the most likely playable action in each observation."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.config = load_config(Path(directory))
+        self.model = ALGORITHMS[self.config.algo].load(Path(directory) / "model.zip", device="cpu")
+
+    def act(self, observation: dict[str, np.ndarray], info: dict[str, Any]) -> np.ndarray:
+        playable = np.asarray(self.job_info["playable"])
+        if playable.shape != (self.config.slots[0], self.config.slots[1] + 1):
+            raise ValueError(f"the policy was trained with slots={self.config.slots}; make the env with slots={self.config.slots}")
+        scores = self._scores(observation)
+        flat = int(np.argmax(np.where(playable.reshape(-1), scores, -np.inf)))
+        return np.array(np.unravel_index(flat, playable.shape), dtype=np.int64)
+
+    def _scores(self, observation: dict[str, np.ndarray]) -> np.ndarray:
+        """Log-probability (or Q-value) of each flat action."""
+        import torch
+
+        policy = self.model.policy
+        obs, _ = policy.obs_to_tensor(observation)
+        with torch.no_grad():
+            if isinstance(self.model, DQN):
+                return policy.q_net(obs)[0].numpy()
+            logits = [d.logits[0].numpy() for d in _categoricals(policy.get_distribution(obs))]
+        return logits[0] if len(logits) == 1 else (logits[0][:, None] + logits[1][None, :]).reshape(-1)
+
+
+def _categoricals(distribution: Any) -> list[Any]:
+    inner = distribution.distribution
+    return list(inner) if isinstance(inner, (list, tuple)) else [inner]
+
+
+def _one_or_list(values: list[str]) -> str | list[str]:
+    return values[0] if len(values) == 1 else list(values)
