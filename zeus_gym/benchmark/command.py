@@ -127,7 +127,7 @@ def benchmark(
                        "fix it and run the same command again to resume", err=True)
             raise typer.Exit(1) from None
         typer.echo(write_summary(output, grid, rows))
-        typer.echo(f"{ran} cases run in {elapsed_since(start)} with {workers} workers, {len(rows) - ran} resumed; "
+        typer.echo(f"{ran} cases run in {elapsed_since(start)} with {workers} worker{'s' if workers > 1 else ''}, {len(rows) - ran} resumed; "
                    f"results in {output / RESULTS_FILE}, summary in {output / 'summary.md'} and {output / 'summary.csv'}")
         if plots:
             try:

@@ -37,14 +37,15 @@ COLUMNS: dict[str, Callable[[str], Any]] = {
     "steps": int,  # agent decisions, retries included
     "runs": int,  # runs that started, b0 fallback runs included
     "fallbacks": int,  # recurrences b0 finished after max_retries failures
-    "total_energy": float, "total_time": float, "total_cost": float,  # J, s, cost units
+    # J, s, cost units: exactly rounded sums (math.fsum, as the runner sums) over the episode's runs
+    "total_energy": float, "total_time": float, "total_cost": float,
     "default_cost": float, "oracle_cost": float,  # expected cost of one recurrence
     "cost_over_default": float,  # (total_cost / recurrences) / default_cost
     "cost_over_oracle": float,  # (total_cost / recurrences) / oracle_cost
     "last10_recurrences": int,  # k = ceil(10 % of the recurrences)
     "last10_cost": float,  # cost of the last k recurrences
     "last10_over_default": float,  # (last10_cost / k) / default_cost
-    "final_batch_size": int, "final_power_limit": int,  # the last run's configuration
+    "final_batch_size": int, "final_power_limit": int,  # the agent's last choice (limit used, if profiled)
 }
 KEY_COLUMNS = tuple(Case._fields)
 
