@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import os
+import multiprocessing
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -16,9 +16,9 @@ from zeus_gym.benchmark.grid import Case, Grid
 from zeus_gym.benchmark.results import (
     RESULTS_FILE, ResultsWriter, folder_config, open_folder, read_config, read_results, row_case, trace_hashes, write_sorted,
 )
-from zeus_gym.benchmark.worker import case_env, ignore_interrupts, play_case, run_case
+from zeus_gym.benchmark.worker import case_env, init_worker, play_case, run_case
 from zeus_gym.runner import Episode
-from zeus_gym.traces import load_trace_set, resolve_trace_dir
+from zeus_gym.traces import resolve_trace_dir
 
 Row = dict[str, Any]
 
@@ -36,9 +36,22 @@ class CaseFailed(RuntimeError):
 
 def check_agents(grid: Grid, trace_dir: Path) -> None:
     """Load every agent once in the parent: a bad spec fails before any folder or worker exists."""
-    env = case_env(grid.cases()[0], grid, trace_dir)
+    first = grid.cases()[0]
     for spec in grid.agents:
-        load_agent(spec, env)
+        load_agent(spec, case_env(first._replace(agent=spec), grid, trace_dir))
+
+
+def worker_context() -> multiprocessing.context.BaseContext:
+    """How to start workers: "forkserver" where there is one. A worker forked straight from this
+    process would copy the locks its other threads hold (torch's thread pool once a trained
+    policy is loaded, say) and could wait for one forever; the fork server is a clean process
+    that has the worker module imported already, so a worker starts in milliseconds and only
+    parses the traces (once: the loader caches per process)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context()  # spawn, where there is no fork
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["zeus_gym.benchmark.worker"])
+    return context
 
 
 @contextlib.contextmanager
@@ -48,16 +61,19 @@ def worker_pool(workers: int, cases: int) -> Iterator[ProcessPoolExecutor | None
     if count <= 1:
         yield None
         return
-    with ProcessPoolExecutor(count, initializer=ignore_interrupts) as pool:
-        # Start every worker now, before the progress bar starts its thread: a process forked
-        # while another thread holds a lock (stderr's, say) can deadlock. Forked after the
-        # parent parsed the traces, the workers inherit them (other start methods parse them
-        # once per worker: the loader caches per process).
-        wait([pool.submit(os.getpid) for _ in range(count)])
-        try:
-            yield pool
-        finally:  # Ctrl-C, a failed case: drop the cases that have not started
-            pool.shutdown(wait=True, cancel_futures=True)
+    before = set(multiprocessing.active_children())
+    pool = ProcessPoolExecutor(count, mp_context=worker_context(), initializer=init_worker)
+    try:
+        yield pool
+    except BaseException:
+        # Ctrl-C or a failed case: the cases in flight are given up, so stop their workers rather
+        # than wait for them (a stuck agent would make the exit hang too).
+        for process in multiprocessing.active_children():
+            if process not in before:
+                process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def play_cases(cases: list[Case], grid: Grid, trace_dir: Path, pool: ProcessPoolExecutor | None) -> Iterator[Row]:
@@ -87,7 +103,6 @@ def run_benchmark(grid: Grid, folder: Path, *, trace_dir: Path | None = None, wo
     many were run now. `on_row(done, total)` is called once before the first case, then after
     each case is durable."""
     root = resolve_trace_dir(trace_dir)
-    load_trace_set(root)  # parsed once here: forked workers inherit it
     check_agents(grid, root)
     grid = Grid.from_json(open_folder(folder, folder_config(grid, root)))
     path = folder / RESULTS_FILE

@@ -9,7 +9,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from zeus_gym.agents import load_agent
+from zeus_gym.agents import agent_env_kwargs, load_agent
 from zeus_gym.benchmark.grid import Case, Grid
 from zeus_gym.runner import Episode, run_episode
 
@@ -19,19 +19,22 @@ from zeus_gym.runner import Episode, run_episode
 _ENVS: dict[tuple[Any, ...], gym.Env] = {}
 
 
-def ignore_interrupts() -> None:
-    """Worker initializer: Ctrl-C is the parent's to handle (it stops the pool and keeps the results)."""
+def init_worker() -> None:
+    """Worker initializer: Ctrl-C is the parent's to handle (it keeps the results and stops the
+    workers); SIGTERM kills, whatever handler a forked worker inherited from the parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def case_env(case: Case, grid: Grid, trace_dir: Path | None) -> gym.Env:
     """The (cached) env of the case's job, as `zeus-gym run` builds it."""
-    key = (case.workload, case.gpu, case.eta, case.beta, grid.recurrences, grid.max_retries, trace_dir)
+    extra = agent_env_kwargs(case.agent)  # a trained policy needs its action slots
+    key = (case.workload, case.gpu, case.eta, case.beta, grid.recurrences, grid.max_retries, trace_dir, tuple(sorted(extra.items())))
     env = _ENVS.get(key)
     if env is None:
         env = _ENVS[key] = gym.make(
             "ZeusGym/RecurringJob-v0", workload=case.workload, gpu=case.gpu, eta_knob=case.eta,
-            beta_knob=case.beta, num_recurrences=grid.recurrences, max_retries=grid.max_retries, trace_dir=trace_dir,
+            beta_knob=case.beta, num_recurrences=grid.recurrences, max_retries=grid.max_retries, trace_dir=trace_dir, **extra,
         )
     return env
 
