@@ -9,7 +9,7 @@ import statistics
 import pytest
 
 from zeus_gym.benchmark import COLUMNS, Case, Grid, parse_grid, read_results, summarize
-from zeus_gym.benchmark.results import ConfigMismatch, ResultsWriter, format_line, open_folder, write_sorted
+from zeus_gym.benchmark.results import ConfigMismatch, ResultsWriter, agent_hashes, format_line, open_folder, write_sorted
 from zeus_gym.benchmark.summary import markdown
 
 GPUS = ("a40", "p100", "rtx6000", "v100")
@@ -95,6 +95,8 @@ def test_a_folder_refuses_another_configuration(tmp_path):
         open_folder(tmp_path, {**config, "seeds": [1, 2, 3]})
     with pytest.raises(ConfigMismatch, match=r"the trace files differ \(SHA-256\)"):
         open_folder(tmp_path, {**config, "traces": {"summary_train.csv": "cd"}})
+    with pytest.raises(ConfigMismatch, match=r"the agents' files differ \(SHA-256\)"):
+        open_folder(tmp_path, {**config, "agent_files": {"my.py:Agent": "ef"}})
     (tmp_path / "config.json").unlink()
     (tmp_path / "results.csv").write_text("agent\n")
     with pytest.raises(ConfigMismatch, match="no config.json"):
@@ -117,3 +119,18 @@ def test_summary_means_stds_and_regret():
     assert "| workload | GPU | zeus | default |" in text
     assert "| squad | a40 | 1.200 ± 0.200 (+10.0 %) | 2.000 ± 0.200 (+10.0 %) |" in text
     assert text.rstrip().splitlines()[-1].startswith("| **mean** | **all pairs** | **0.900 ± 0.150 (+10.0 %)**")
+
+
+def test_agents_with_files_of_their_own_are_hashed(tmp_path):
+    agent = tmp_path / "agent.py"
+    agent.write_text("class A: pass\n")
+    policy = tmp_path / "policy"
+    policy.mkdir()
+    (policy / "model.zip").write_bytes(b"weights")
+    specs = ["zeus", f"{agent}:A", f"sb3:{policy}", "zeus_gym.agents:ZeusAgent"]
+    first = agent_hashes(specs)
+    assert set(first) == set(specs[1:])  # built-in agents are zeus-gym's version
+    agent.write_text("class A: x = 1\n")
+    (policy / "model.zip").write_bytes(b"re-trained")
+    second = agent_hashes(specs)
+    assert all(first[spec] != second[spec] for spec in specs[1:3]) and first[specs[3]] == second[specs[3]]

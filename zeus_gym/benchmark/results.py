@@ -1,8 +1,9 @@
 """The output folder of a benchmark: its configuration and its crash-safe, resumable results file.
 
-`config.json` holds the grid, the zeus-gym version and the SHA-256 of every trace file; a run
-into a folder whose configuration differs is refused (naming the fields), so results of two
-configurations are never mixed.
+`config.json` holds the grid, the zeus-gym version, the SHA-256 of every trace file and of the
+agents' own files (a `file.py`, a module, a trained policy's folder); a run into a folder whose
+configuration differs is refused (naming the fields), so results of two configurations are
+never mixed.
 
 `results.csv` gets one CSV line per finished case. Only the parent process writes: each line is
 appended with a single `os.write` on an `O_APPEND` descriptor, then `os.fsync`, before the next
@@ -15,7 +16,10 @@ reading them back gives the same bits.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import hashlib
+import importlib.util
 import io
 import json
 import math
@@ -25,6 +29,7 @@ from typing import Any, Callable, Iterable
 
 import zeus_gym
 from zeus_gym.benchmark.grid import Case, Grid
+from zeus_gym.traces.locate import sha256_of
 from zeus_gym.traces.report import file_statuses
 
 CONFIG_FILE = "config.json"
@@ -59,9 +64,42 @@ def trace_hashes(trace_dir: Path) -> dict[str, str]:
     return {status.name: status.sha256 for status in file_statuses(trace_dir)}
 
 
+def agent_files(spec: str) -> list[Path]:
+    """The files an agent's behaviour comes from, beyond zeus-gym itself: a `file.py:Class`'s
+    file, a `package.module:Class`'s module file, a trained policy's folder (`sb3:DIR`)."""
+    if spec.startswith("sb3:"):
+        folder = Path(spec[len("sb3:"):])
+        return sorted(path for path in folder.iterdir() if path.is_file()) if folder.is_dir() else []
+    target, _, _ = spec.rpartition(":")
+    if target.endswith(".py") or "/" in target or "\\" in target:
+        return [Path(target)]
+    if target:
+        with contextlib.suppress(ImportError, ValueError):
+            origin = getattr(importlib.util.find_spec(target), "origin", None)
+            return [Path(origin)] if origin and Path(origin).is_file() else []
+    return []
+
+
+def agent_hashes(agents: Iterable[str]) -> dict[str, str]:
+    """Per agent with files of its own: one SHA-256 over them, so an edited agent or a re-trained
+    policy is a changed configuration."""
+    hashes = {}
+    for spec in agents:
+        files = agent_files(spec)
+        if files:
+            digest = hashlib.sha256()
+            for path in files:
+                digest.update(path.name.encode() + b"\0" + sha256_of(path).encode())
+            hashes[spec] = digest.hexdigest()
+    return hashes
+
+
 def folder_config(grid: Grid, trace_dir: Path) -> dict[str, Any]:
     """What must be equal for two runs to share a results file."""
-    return {**grid.to_json(), "zeus_gym_version": zeus_gym.__version__, "traces": trace_hashes(trace_dir)}
+    return {
+        **grid.to_json(), "zeus_gym_version": zeus_gym.__version__,
+        "traces": trace_hashes(trace_dir), "agent_files": agent_hashes(grid.agents),
+    }
 
 
 def read_config(folder: Path) -> dict[str, Any]:
@@ -100,9 +138,11 @@ def open_folder(folder: Path, config: dict[str, Any]) -> dict[str, Any]:
     ours, theirs = _comparable(config), _comparable(stored)
     differing = [key for key in sorted(set(ours) | set(theirs)) if ours.get(key) != theirs.get(key)]
     if differing:
-        details = "; ".join(f"{key}: {stored.get(key)!r} there, {config.get(key)!r} now" for key in differing if key != "traces")
-        if "traces" in differing:
-            details = "; ".join(filter(None, [details, "the trace files differ (SHA-256)"]))
+        hashed = {"traces": "the trace files differ", "agent_files": "the agents' files differ"}
+        details = "; ".join(
+            f"{hashed[key]} (SHA-256)" if key in hashed else f"{key}: {stored.get(key)!r} there, {config.get(key)!r} now"
+            for key in differing
+        )
         raise ConfigMismatch(
             f"{folder} holds a benchmark of another configuration ({details}); "
             "re-run with its options to resume it, or use a new --output folder"
