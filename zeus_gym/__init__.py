@@ -13,3 +13,5 @@ register(
 )
 
 __all__ = ["WORKLOADS", "JobSpec", "__version__"]
+
+register(id="ZeusGym/ClusterTrace-v0", entry_point="zeus_gym.cluster.env:ClusterTraceEnv")

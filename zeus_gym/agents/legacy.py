@@ -37,6 +37,12 @@ class LegacyLoop(BaseAgent):
     optimizer predicts the batch size, the power limit optimizer its limit or None (then the run
     profiles just in time and the profile is observed from the highest limit down). A run that
     could not afford one epoch is observed as cost `100 * beta * min_cost`, not converged.
+
+    On an env whose runs overlap (`ZeusGym/ClusterTrace-v0`: infos with `in_flight` and
+    `finished`) it is the reference's group loop instead: each run's cost is observed when the
+    run finishes (0 if it could not start), and while runs are in flight the batch size of the
+    cheapest run that reached the target so far (b0 before any) is submitted at its known limit,
+    without asking the batch size optimizer.
     """
 
     def make_optimizers(self, job_info: JobInfo, seed: int | None) -> tuple[Any, Any]:
@@ -50,14 +56,22 @@ class LegacyLoop(BaseAgent):
         self.bso, self.plo = self.make_optimizers(job_info, seed)
         self.bso.register_job(self.job, list(job_info["batch_sizes"]))
         self.min_cost = np.inf  # cheapest completed recurrence before the coming step
+        # Runs that overlap: the batch size of the cheapest run that reached the target.
+        self.best_batch_size, self.best_run_cost = job_info["b0"], np.inf
 
     def act(self, observation: Observation, info: dict[str, Any]) -> np.ndarray:
         """The optimizers' batch size, at their limit or profiling it."""
+        if info.get("in_flight"):
+            # As the reference: no prediction while runs are in flight, the best known instead.
+            return config_action(self.job_info, self.best_batch_size, self.plo.predict(self.job, self.best_batch_size))
         batch_size = self.bso.predict(self.job)
         return config_action(self.job_info, batch_size, self.plo.predict(self.job, batch_size))
 
     def learn(self, action: np.ndarray, info: dict[str, Any]) -> None:
         """Feed the profile (if any) and the run's cost to the optimizers."""
+        if "finished" in info:
+            self._learn_finished(info)
+            return
         batch_size = info["batch_size"]
         if info["profiled"]:
             self._observe_profile(batch_size, info)
@@ -66,6 +80,16 @@ class LegacyLoop(BaseAgent):
         else:
             self.bso.observe(self.job, batch_size, 100 * self.job_info["beta"] * self.min_cost, False)
         self.min_cost = info["min_cost"]
+
+    def _learn_finished(self, info: dict[str, Any]) -> None:
+        # Overlapping runs: the profile is known when the run starts, its cost when it ends.
+        submitted = info["submitted"]
+        if submitted["profiled"]:
+            self._observe_profile(submitted["batch_size"], submitted)
+        for run in info["finished"]:
+            self.bso.observe(self.job, run["batch_size"], run["cost"], run["reached"])
+            if run["reached"] and self.best_run_cost > run["cost"]:
+                self.best_batch_size, self.best_run_cost = run["batch_size"], run["cost"]
 
     def _observe_profile(self, batch_size: int, info: dict[str, Any]) -> None:
         # The profile is taken even when the run then cannot start, as in the reference.

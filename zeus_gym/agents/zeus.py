@@ -84,6 +84,12 @@ class ZeusAgent(LegacyLoop):
     ) -> None:
         self.options = dict(window_size=window_size, prior_mean=prior_mean, prior_precision=prior_precision, concurrency=concurrency)
 
+    def reset(self, job_info: JobInfo, seed: int | None) -> None:
+        """Fresh optimizers; an env whose runs overlap needs `concurrency=True`."""
+        if job_info.get("concurrent_submissions") and not self.options["concurrency"]:
+            raise ValueError("runs overlap in this env (results arrive out of order): use ZeusAgent(concurrency=True)")
+        super().reset(job_info, seed)
+
     def make_optimizers(self, job_info: JobInfo, seed: int | None) -> tuple[ZeusBatchSizeOptimizer, JITPowerLimits]:
         """Fresh optimizers; the bandit draws from `default_rng(seed)`."""
         return ZeusBatchSizeOptimizer(seed=seed, **self.options), JITPowerLimits()
