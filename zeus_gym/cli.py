@@ -89,3 +89,8 @@ from zeus_gym.benchmark.command import benchmark as _benchmark, plot as _plot; a
 from zeus_gym.cli_train import train as _train  # noqa: E402
 
 app.command("train")(_train)
+from zeus_gym.cluster.command import cluster as _cluster, fetch_groups as _fetch_groups, synth_groups as _synth_groups  # noqa: E402
+
+app.command("cluster")(_cluster)
+traces_app.command("synth-groups")(_synth_groups)
+traces_app.command("fetch-groups")(_fetch_groups)

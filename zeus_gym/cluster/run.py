@@ -1,0 +1,278 @@
+"""`zeus-gym cluster`: every group of a group file, in worker processes, into a resumable folder.
+
+The folder holds `config.json` (what was run: groups and their SHA-256, GPU, knobs, agent,
+zeus-gym version, trace hashes; a run into a folder of another configuration is refused) and
+`results.jsonl`, one JSON line per finished group with the agent's and Default's totals. Only the
+parent writes it: each batch of lines is appended with one `os.write` and `os.fsync` before it
+counts as done, so a crash or Ctrl-C loses at most the groups in flight and at worst leaves a torn
+last line, which the next run cuts off before it resumes. At the end the file is rewritten in group
+order (temp file, fsync, rename), so a resumed run ends with the same bytes as an uninterrupted one.
+Floats are JSON `repr`s: they read back bit for bit. The worker pool, its Ctrl-C handling and the
+folder check are the benchmark's (`zeus_gym.benchmark`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import os
+import re
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pandas as pd
+
+import zeus_gym
+from zeus_gym.agents import Agent, DefaultAgent, ZeusAgent, load_agent
+from zeus_gym.benchmark.results import open_folder, trace_hashes
+from zeus_gym.benchmark.run import worker_pool
+from zeus_gym.cluster.env import ClusterTraceEnv
+from zeus_gym.cluster.groups import GroupTable, load_groups
+from zeus_gym.cluster.play import play_group
+from zeus_gym.traces import load_trace_set, resolve_trace_dir
+from zeus_gym.workloads import WORKLOADS
+
+RESULTS_FILE = "results.jsonl"
+SUMMARY_FILE = "summary.md"
+Row = dict[str, Any]
+# Per group: the agent's totals, then Default's (b0 at its top limit on the same group and seed).
+TOTALS = ("steps", "runs", "not_started", "retries", "energy", "time", "cost")
+ROW_KEYS = ("group", "dataset", "submissions", *TOTALS, *(f"default_{key}" for key in TOTALS))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a worker needs to rebuild the env and the agent (picklable, hashable)."""
+
+    groups: str  # "synthetic", "alibaba" or a file path
+    synthetic_groups: int
+    synthetic_seed: int
+    gpu: str
+    eta: float
+    beta: float
+    agent: str
+    max_retries: int | None
+    trace_dir: str | None
+    history: str | None
+
+
+_TABLES: dict[tuple, GroupTable] = {}
+_ENVS: dict[Settings, ClusterTraceEnv] = {}
+
+
+def group_table(settings: Settings) -> GroupTable:
+    """The groups of the settings, parsed once per process."""
+    key = (settings.groups, settings.synthetic_groups, settings.synthetic_seed, settings.trace_dir)
+    table = _TABLES.get(key)
+    if table is None:
+        table = _TABLES[key] = load_groups(settings.groups, trace_dir=settings.trace_dir, synthetic_groups=settings.synthetic_groups,
+                                           synthetic_seed=settings.synthetic_seed)
+    return table
+
+
+def group_env(settings: Settings) -> ClusterTraceEnv:
+    """The env of the settings (one per process; reset per group), seeded as the artifact does."""
+    env = _ENVS.get(settings)
+    if env is None:
+        env = _ENVS[settings] = ClusterTraceEnv(
+            group_table(settings), gpu=settings.gpu, eta_knob=settings.eta, beta_knob=settings.beta,
+            reference_seeding=True, max_retries=settings.max_retries, trace_dir=settings.trace_dir,
+        )
+    return env
+
+
+def cluster_agent(spec: str, env: ClusterTraceEnv) -> Agent:
+    """A new agent by name: `zeus` is `ZeusAgent(concurrency=True)` (the artifact's), others as
+    `zeus-gym run` takes them, except those that need each run's result when it starts."""
+    if spec == "zeus":
+        return ZeusAgent(concurrency=True)
+    if spec == "grid" or spec.startswith("sb3:"):
+        raise ValueError(f"agent {spec!r} cannot play the cluster scenario: it needs each run's result right after the run "
+                         "starts (grid) or the single-job observation (sb3:DIR); use zeus, default, oracle, random or your own class")
+    return load_agent(spec, env)
+
+
+def safe_name(group: str) -> str:
+    """A file name for a group id."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", group) or "_"
+
+
+def play_groups(settings: Settings, groups: list[str]) -> list[Row]:
+    """Play the agent and Default on each group; write the agent's history if asked. (Workers.)"""
+    env = group_env(settings)
+    rows = []
+    for group in groups:
+        episode = play_group(env, cluster_agent(settings.agent, env), group)
+        default = episode if settings.agent == "default" else play_group(env, DefaultAgent(), group)
+        if settings.history is not None:
+            path = Path(settings.history) / f"{safe_name(group)}.jsonl"
+            temporary = path.with_name(f".{path.name}.tmp")
+            episode.write_history(temporary)
+            os.replace(temporary, path)
+        ours, theirs = asdict(episode.summary), asdict(default.summary)
+        rows.append({"group": group, "dataset": ours["dataset"], "submissions": ours["submissions"],
+                     **{key: ours[key] for key in TOTALS}, **{f"default_{key}": theirs[key] for key in TOTALS}})
+    return rows
+
+
+# -- the results file ---------------------------------------------------------------------------
+
+
+def read_rows(path: Path, *, repair: bool = False) -> list[Row]:
+    """The rows of a results file; a torn last line is ignored (cut off if `repair`)."""
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    complete = data[: data.rfind(b"\n") + 1]
+    if repair and len(complete) != len(data):
+        with open(path, "r+b") as file:
+            file.truncate(len(complete))
+            os.fsync(file.fileno())
+    rows = []
+    for number, line in enumerate(complete.decode("utf-8").splitlines(), start=1):
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            raise ValueError(f"{path}, line {number}: not a results line of zeus-gym cluster") from None
+        if not isinstance(row, dict) or set(row) != set(ROW_KEYS):
+            raise ValueError(f"{path}, line {number}: not a results line of zeus-gym cluster")
+        rows.append(row)
+    return rows
+
+
+def _append(fd: int, rows: list[Row]) -> None:
+    data = "".join(json.dumps(row) + "\n" for row in rows).encode("utf-8")
+    while data:
+        data = data[os.write(fd, data):]
+    os.fsync(fd)
+
+
+def _write_sorted(path: Path, rows: list[Row], order: list[str]) -> None:
+    rank = {group: i for i, group in enumerate(order)}
+    text = "".join(json.dumps(row) + "\n" for row in sorted(rows, key=lambda row: rank.get(row["group"], math.inf)))
+    temporary = path.with_name(f".{path.name}.tmp")
+    with open(temporary, "w", encoding="utf-8") as file:
+        file.write(text)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, path)
+
+
+# -- running ------------------------------------------------------------------------------------
+
+
+def groups_fingerprint(settings: Settings, table: GroupTable) -> str:
+    """SHA-256 of the groups' content (the canonical CSV of the validated table)."""
+    buffer = io.StringIO()
+    frame = table.frame[["group", "start_time", "end_time", "dataset", "runtime_ratio"]]
+    for row in frame.itertuples(index=False):
+        buffer.write(f"{row.group},{float(row.start_time)!r},{float(row.end_time)!r},{row.dataset},{float(row.runtime_ratio)!r}\n")
+    return hashlib.sha256(buffer.getvalue().encode("utf-8")).hexdigest()
+
+
+def folder_config(settings: Settings, table: GroupTable, trace_dir: Path) -> dict[str, Any]:
+    """What must be equal for two runs to share a results file."""
+    fields = asdict(settings)
+    fields.pop("trace_dir")
+    if settings.groups not in ("synthetic", "alibaba"):
+        fields["groups"] = str(Path(settings.groups).resolve())
+    if settings.groups != "synthetic":
+        fields.pop("synthetic_groups"), fields.pop("synthetic_seed")
+    if fields["history"] is not None:
+        fields["history"] = str(Path(fields["history"]).resolve())
+    fields["beta"] = fields["beta"] if math.isfinite(fields["beta"]) else repr(fields["beta"])
+    return {**fields, "groups_sha256": groups_fingerprint(settings, table), "zeus_gym_version": zeus_gym.__version__,
+            "traces": trace_hashes(trace_dir)}
+
+
+def _chunks(items: list[str], size: int) -> list[list[str]]:
+    return [items[i: i + size] for i in range(0, len(items), size)]
+
+
+def _play(chunks: list[list[str]], settings: Settings, pool: ProcessPoolExecutor | None) -> Iterator[list[Row]]:
+    if pool is None:
+        for chunk in chunks:
+            yield play_groups(settings, chunk)
+        return
+    pending: set[Future] = {pool.submit(play_groups, settings, chunk) for chunk in chunks}
+    while pending:
+        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        for future in done:
+            yield future.result()
+
+
+def run_cluster(settings: Settings, folder: Path, *, workers: int = 1,
+                on_rows: Callable[[int, int], None] | None = None) -> tuple[GroupTable, list[Row], int]:
+    """Play every group of `settings` not yet in `folder`; returns the table, all rows and how
+    many groups were played now. `on_rows(done, total)` is called before the first group and
+    after each durable batch."""
+    root = resolve_trace_dir(settings.trace_dir)
+    load_trace_set(root)  # parsed once here: forked workers inherit it
+    table = group_table(settings)
+    cluster_agent(settings.agent, group_env(settings))  # a bad agent fails before the folder exists
+    if settings.history is not None:
+        Path(settings.history).mkdir(parents=True, exist_ok=True)
+    open_folder(folder, folder_config(settings, table, root))
+    path = folder / RESULTS_FILE
+    rows = read_rows(path, repair=True)
+    done = {row["group"] for row in rows}
+    unknown = done - set(table.ids)
+    if unknown:
+        raise ValueError(f"{path} has groups that are not in the groups: {sorted(unknown)[:5]}")
+    todo = [group for group in table.ids if group not in done]
+    size = max(1, min(50, len(todo) // (8 * max(workers, 1)) or 1))
+    chunks = _chunks(todo, size)
+    with worker_pool(workers, len(chunks)) as pool:
+        if on_rows is not None:
+            on_rows(len(rows), len(table))
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            for batch in _play(chunks, settings, pool):
+                _append(fd, batch)
+                rows.extend(batch)
+                if on_rows is not None:
+                    on_rows(len(rows), len(table))
+        finally:
+            os.close(fd)
+    _write_sorted(path, rows, table.ids)
+    return table, rows, len(todo)
+
+
+# -- the summary --------------------------------------------------------------------------------
+
+
+def summary_frame(rows: list[Row]) -> pd.DataFrame:
+    """Per dataset (in WORKLOADS order) and over all: groups, submissions, runs, and the agent's
+    energy, time and cost with their ratio to Default's."""
+    frame = pd.DataFrame(rows, columns=list(ROW_KEYS))
+    lines = []
+    for name in [*WORKLOADS, "all"]:
+        part = frame if name == "all" else frame[frame["dataset"] == name]
+        if part.empty:
+            continue
+        line = {"dataset": name, "groups": len(part), "submissions": int(part["submissions"].sum()), "runs": int(part["runs"].sum()),
+                "retries": int(part["retries"].sum())}
+        for key in ("energy", "time", "cost"):
+            ours, theirs = math.fsum(part[key]), math.fsum(part[f"default_{key}"])
+            line[key], line[f"{key}_vs_default"] = ours, ours / theirs if theirs else math.nan
+        lines.append(line)
+    return pd.DataFrame(lines)
+
+
+def summary_markdown(summary: pd.DataFrame, settings: Settings) -> str:
+    """The summary as a Markdown table (energy in MJ, GPU time in hours)."""
+    head = (f"{settings.agent} vs Default on {settings.groups} groups, {settings.gpu} (eta {settings.eta:g}, beta {settings.beta:g}); "
+            "energy and GPU time scaled by each submission's runtime ratio, cost = eta * energy + (1 - eta) * MAXPOWER * time; "
+            "x = agent / Default, lower is better.")
+    lines = [head, "", "| dataset | groups | submissions | runs | retries | energy (MJ) | x | time (h) | x | cost | x |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for line in summary.to_dict("records"):
+        name = f"**{line['dataset']}**" if line["dataset"] == "all" else line["dataset"]
+        lines.append(f"| {name} | {line['groups']} | {line['submissions']} | {line['runs']} | {line['retries']} | "
+                     f"{line['energy'] / 1e6:.4g} | {line['energy_vs_default']:.3f} | {line['time'] / 3600:.4g} | "
+                     f"{line['time_vs_default']:.3f} | {line['cost']:.4g} | {line['cost_vs_default']:.3f} |")
+    return "\n".join(lines) + "\n"
