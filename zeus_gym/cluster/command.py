@@ -4,7 +4,6 @@ synth-groups` (SYNTHETIC groups) and `zeus-gym traces fetch-groups` (upstream's 
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from pathlib import Path
 from typing import Annotated, Callable, Iterator, Optional
@@ -56,14 +55,14 @@ def cluster(
     max_retries: Annotated[Optional[int], typer.Option(help="Give a submission up after this many retries (default: retry until "
                                                              "the target is reached, as the reference).")] = None,
     output: Annotated[Path, typer.Option(help="Output folder; re-running the same command there resumes.")] = Path("cluster-results"),
-    workers: Annotated[Optional[int], typer.Option(help="Worker processes (default: one per core).")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Worker processes (default: one per core, at most one per 1,000 groups to play: "
+                                                         "starting one costs about as much as playing them).")] = None,
     history: Annotated[Optional[Path], typer.Option(help="Write each group's runs as JSON Lines to DIR/<group>.jsonl.")] = None,
     trace_dir: Annotated[Optional[Path], typer.Option(help="Trace folder (default: $ZEUS_GYM_TRACE_DIR, else the user cache).")] = None,
 ) -> None:
     """Play an agent and Default on every recurring job group of a cluster trace (the Zeus
     artifact's run_alibaba.py), in parallel into a resumable folder; print a per-dataset summary."""
     start = time.perf_counter()
-    workers = workers or os.cpu_count() or 1
     settings = Settings(
         groups=groups, synthetic_groups=synthetic_groups, synthetic_seed=synthetic_seed, gpu=gpu, eta=eta, beta=beta,
         agent=agent, max_retries=max_retries, trace_dir=None if trace_dir is None else str(trace_dir),
@@ -72,7 +71,7 @@ def cluster(
     with one_line_errors():
         try:
             with terminate_as_interrupt(), progress_bar() as update:
-                table, rows, ran = run_cluster(settings, output, workers=workers, on_rows=update)
+                table, rows, ran, workers = run_cluster(settings, output, workers=workers, on_rows=update)
         except KeyboardInterrupt:
             done = len(read_rows(output / RESULTS_FILE))
             typer.echo(f"interrupted: {done} groups are in {output / RESULTS_FILE}; run the same command again to resume", err=True)
@@ -80,7 +79,7 @@ def cluster(
         text = summary_markdown(summary_frame(rows), settings)
         (output / SUMMARY_FILE).write_text(text, encoding="utf-8")
         typer.echo(text)
-        typer.echo(f"{ran} groups played in {_elapsed(start)} with {workers} workers, {len(rows) - ran} resumed; "
+        typer.echo(f"{ran} groups played in {_elapsed(start)} with {workers} worker{'s' * (workers != 1)}, {len(rows) - ran} resumed; "
                    f"results in {output / RESULTS_FILE}, summary in {output / SUMMARY_FILE}"
                    + (f", histories in {history}" if history is not None else ""))
 

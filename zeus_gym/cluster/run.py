@@ -205,11 +205,20 @@ def _play(chunks: list[list[str]], settings: Settings, pool: ProcessPoolExecutor
             yield future.result()
 
 
-def run_cluster(settings: Settings, folder: Path, *, workers: int = 1,
-                on_rows: Callable[[int, int], None] | None = None) -> tuple[GroupTable, list[Row], int]:
-    """Play every group of `settings` not yet in `folder`; returns the table, all rows and how
-    many groups were played now. `on_rows(done, total)` is called before the first group and
-    after each durable batch."""
+GROUPS_PER_WORKER = 1000  # starting a worker costs about as much as playing this many groups
+
+
+def default_workers(groups: int) -> int:
+    """One worker per core, but no more than one per GROUPS_PER_WORKER groups to play."""
+    return max(1, min(os.cpu_count() or 1, math.ceil(groups / GROUPS_PER_WORKER)))
+
+
+def run_cluster(settings: Settings, folder: Path, *, workers: int | None = None,
+                on_rows: Callable[[int, int], None] | None = None) -> tuple[GroupTable, list[Row], int, int]:
+    """Play every group of `settings` not yet in `folder` with `workers` processes (None:
+    `default_workers`); returns the table, all rows, how many groups were played now and the
+    number of workers. `on_rows(done, total)` is called before the first group and after each
+    durable batch."""
     root = resolve_trace_dir(settings.trace_dir)
     load_trace_set(root)  # parsed once here: forked workers inherit it
     table = group_table(settings)
@@ -224,6 +233,7 @@ def run_cluster(settings: Settings, folder: Path, *, workers: int = 1,
     if unknown:
         raise ValueError(f"{path} has groups that are not in the groups: {sorted(unknown)[:5]}")
     todo = [group for group in table.ids if group not in done]
+    workers = default_workers(len(todo)) if workers is None else workers
     size = max(1, min(50, len(todo) // (8 * max(workers, 1)) or 1))
     chunks = _chunks(todo, size)
     with worker_pool(workers, len(chunks)) as pool:
@@ -239,7 +249,7 @@ def run_cluster(settings: Settings, folder: Path, *, workers: int = 1,
         finally:
             os.close(fd)
     _write_sorted(path, rows, table.ids)
-    return table, rows, len(todo)
+    return table, rows, len(todo), workers
 
 
 # -- the summary --------------------------------------------------------------------------------
