@@ -135,6 +135,8 @@ def test_errors(zeus_trace_dir):
         play_group(env, ZeusAgent())
     with pytest.raises(ValueError, match="not datasets"):
         ClusterTraceEnv(OVERLAP, gpu="v100", workloads={"mnist": "squad"}, trace_dir=zeus_trace_dir)
+    with pytest.raises(ValueError, match="one GPU name"):
+        ClusterTraceEnv(OVERLAP, gpu="all", trace_dir=zeus_trace_dir)
     with pytest.raises(ValueError, match="max_retries"):
         ClusterTraceEnv(OVERLAP, gpu="v100", max_retries=-1, trace_dir=zeus_trace_dir)
 

@@ -203,7 +203,7 @@ class ClusterTraceEnv(gym.Env[dict, np.ndarray]):
             self.groups = groups
         else:
             self.groups = load_groups(groups, trace_dir=trace_dir, synthetic_groups=synthetic_groups, synthetic_seed=synthetic_seed)
-        if not isinstance(gpu, str):
+        if not isinstance(gpu, str) or gpu == "all":
             raise ValueError(f"gpu must be one GPU name, got {gpu!r}")
         if max_retries is not None and (isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0):
             raise ValueError(f"max_retries must be None (retry until the target is reached) or an integer >= 0, got {max_retries!r}")
