@@ -215,3 +215,20 @@ def test_written_groups_read_back_bit_for_bit(tmp_path, name):
     back = read_groups(write_groups(frame, tmp_path / name))
     pd.testing.assert_frame_equal(back, frame, check_exact=True, check_dtype=False)
     assert load_groups(tmp_path / name).ids == load_groups(frame).ids
+
+
+def test_upstreams_file_is_found_in_the_trace_folder_then_the_cache(served, tmp_path, isolated_cache, monkeypatch, zeus_trace_dir):
+    from zeus_gym.cluster import ClusterTraceEnv
+    from zeus_gym.traces.testing import copy_traces
+
+    folder, blob = served
+    monkeypatch.setattr(groups_module, "ALIBABA_GIT_BLOB", blob)  # pretend the served file is upstream's
+    traces = copy_traces(zeus_trace_dir, tmp_path / "traces")
+    shutil.copyfile(folder / ALIBABA_FILE, traces / ALIBABA_FILE)
+    assert locate_alibaba_groups(trace_dir=traces, download=False) == (traces / ALIBABA_FILE).resolve()
+    env = ClusterTraceEnv("alibaba", gpu="v100", trace_dir=traces)
+    assert env.groups.ids == load_groups(folder / ALIBABA_FILE).ids
+    # Not in the trace folder: the cache, else a download into it.
+    with serve_folder(folder) as mirror:
+        assert locate_alibaba_groups(base_url=mirror.url) == (isolated_cache / ALIBABA_FILE).resolve()
+    assert locate_alibaba_groups(download=False) == (isolated_cache / ALIBABA_FILE).resolve()

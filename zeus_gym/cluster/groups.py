@@ -169,10 +169,11 @@ def alibaba_url(base_url: str = BASE_URL) -> str:
 
 
 def fetch_alibaba_groups(dest: str | os.PathLike | None = None, *, base_url: str | None = None,
-                         expected_blob: str = ALIBABA_GIT_BLOB) -> Path:
+                         expected_blob: str | None = None) -> Path:
     """Download `alibaba_groups.csv.xz` into `dest` (default: the user cache) unless a verified copy
-    is there; returns its path. The bytes must have git blob id `expected_blob`: anything else is
-    refused (TraceHashError) and not kept."""
+    is there; returns its path. The bytes must have git blob id `expected_blob` (default: upstream's
+    pinned `ALIBABA_GIT_BLOB`): anything else is refused (TraceHashError) and not kept."""
+    expected_blob = expected_blob or ALIBABA_GIT_BLOB
     folder = Path(dest).expanduser() if dest is not None else default_cache_dir()
     target = folder / ALIBABA_FILE
     if target.is_file() and file_git_blob_sha1(target) == expected_blob:
