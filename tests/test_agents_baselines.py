@@ -106,7 +106,9 @@ def test_grid_search_tries_each_configuration_once_then_exploits_the_cheapest(ze
     info = env.unwrapped.job_info
     measured = [(info["batch_sizes"][b], info["power_limits"][p]) for b, p in np.argwhere(info["playable"][:, :-1])]
     tried = [(step.batch_size, step.power_limit) for step in episode.history]
-    assert tried[: len(measured)] == measured  # row-major, every measured configuration once
+    first = (info["b0"], max(limit for b, limit in measured if b == info["b0"]))
+    assert tried[0] == first  # b0 at its top limit sets the early-stopping threshold
+    assert tried[: len(measured)] == [first] + [config for config in measured if config != first]
     reached = [(step.step_cost, config) for step, config in zip(episode.history, tried) if step.reached]
     best = min(reached[: sum(1 for step in episode.history[: len(measured)] if step.reached)])[1]
     assert set(tried[len(measured):]) == {best}

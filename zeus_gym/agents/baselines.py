@@ -33,14 +33,19 @@ class RandomAgent(BaseAgent):
 
 
 class GridSearchAgent(BaseAgent):
-    """Tries every measured configuration once (row-major), then plays the cheapest one whose run
-    reached the target (b0 at its top limit if none did)."""
+    """Tries every measured configuration once (b0 at its top limit first, then row-major), then
+    plays the cheapest one whose run reached the target (b0 at its top limit if none did).
+
+    b0 goes first because its run sets the early-stopping threshold: without one, a hopeless
+    configuration (a tiny batch size, say) would run all of max_epochs."""
 
     def reset(self, job_info: JobInfo, seed: int | None) -> None:
         """Queue the whole grid."""
         super().reset(job_info, seed)
         measured = np.asarray(job_info["playable"])[:, : job_info["profile_action"]]
-        self.untried = [tuple(int(i) for i in config) for config in np.argwhere(measured)]
+        first = tuple(int(i) for i in default_action(job_info))
+        grid = [tuple(int(i) for i in config) for config in np.argwhere(measured)]
+        self.untried = [first] + [config for config in grid if config != first]
         self.costs: dict[tuple[int, int], float] = {}  # cost of each try; inf if it missed
 
     def act(self, observation: Observation, info: dict[str, Any]) -> np.ndarray:
