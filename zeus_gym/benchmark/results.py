@@ -115,7 +115,8 @@ def _comparable(config: dict[str, Any]) -> dict[str, Any]:
     return {key: sorted(map(repr, value)) if isinstance(value, list) else value for key, value in config.items()}
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str) -> None:
+    """Replace a file's text at once: a crash leaves the old file or the new one, never half."""
     temporary = path.with_name(f".{path.name}.tmp")
     with open(temporary, "w", encoding="utf-8", newline="") as file:
         file.write(text)
@@ -132,7 +133,7 @@ def open_folder(folder: Path, config: dict[str, Any]) -> dict[str, Any]:
     if not path.exists():
         if (folder / RESULTS_FILE).exists():
             raise ConfigMismatch(f"{folder} has a {RESULTS_FILE} but no {CONFIG_FILE}: use a new --output folder")
-        _write_atomically(path, json.dumps(config, indent=2) + "\n")
+        write_atomically(path, json.dumps(config, indent=2) + "\n")
         return config
     stored = read_config(folder)
     ours, theirs = _comparable(config), _comparable(stored)
@@ -173,17 +174,23 @@ def row_case(row: dict[str, Any]) -> Case:
     return Case(*(row[name] for name in KEY_COLUMNS))
 
 
-def read_results(path: Path, *, repair: bool = False) -> list[dict[str, Any]]:
-    """The rows of a results file; a torn last line (crash mid-write) is ignored, or cut off if `repair`."""
+def complete_lines(path: Path, *, repair: bool = False) -> str:
+    """The text of an append-only file up to its last newline ("" if there is no file): a torn
+    last line (a crash mid-write) is ignored, or cut off the file if `repair`."""
     if not path.exists():
-        return []
+        return ""
     data = path.read_bytes()
     complete = data[: data.rfind(b"\n") + 1]
     if repair and len(complete) != len(data):
         with open(path, "r+b") as file:
             file.truncate(len(complete))
             os.fsync(file.fileno())
-    lines = list(csv.reader(io.StringIO(complete.decode("utf-8"))))
+    return complete.decode("utf-8")
+
+
+def read_results(path: Path, *, repair: bool = False) -> list[dict[str, Any]]:
+    """The rows of a results file (see `complete_lines` for a torn last line)."""
+    lines = list(csv.reader(io.StringIO(complete_lines(path, repair=repair))))
     if not lines:
         return []
     if lines[0] != list(COLUMNS):
@@ -227,4 +234,4 @@ def write_sorted(path: Path, rows: Iterable[dict[str, Any]], order: list[Case]) 
     """Rewrite the results file atomically with its rows in grid order."""
     rank = {case: i for i, case in enumerate(order)}
     ordered = sorted(rows, key=lambda row: rank.get(row_case(row), math.inf))
-    _write_atomically(path, ",".join(COLUMNS) + "\n" + "".join(map(format_line, ordered)))
+    write_atomically(path, ",".join(COLUMNS) + "\n" + "".join(map(format_line, ordered)))
