@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
+from pathlib import Path
 
 import pytest
 
@@ -134,3 +135,13 @@ def test_agents_with_files_of_their_own_are_hashed(tmp_path):
     (policy / "model.zip").write_bytes(b"re-trained")
     second = agent_hashes(specs)
     assert all(first[spec] != second[spec] for spec in specs[1:3]) and first[specs[3]] == second[specs[3]]
+
+
+def test_readme_quotes_the_generated_default_table():
+    """The README's benchmark row is the generated summary's, not typed by hand."""
+    root = Path(__file__).resolve().parents[1]
+    summary = (root / "docs/benchmark/default/summary.md").read_text().splitlines()
+    readme = (root / "README.md").read_text()
+    for line in summary:
+        if line.startswith(("| workload", "| **mean**")):
+            assert line in readme
