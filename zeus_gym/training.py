@@ -19,7 +19,7 @@ import numpy as np
 from sb3_contrib import MaskablePPO
 from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecEnvWrapper, VecMonitor
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecEnvWrapper, VecMonitor, VecNormalize
 
 import zeus_gym
 from zeus_gym.agents.base import BaseAgent
@@ -104,7 +104,9 @@ def make_training_env(config: TrainConfig) -> EnvTimer:
 
         venv = DummyVecEnv([make] * config.n_envs)
     venv.seed(config.seed)
-    return EnvTimer(VecMonitor(venv))
+    # Costs span orders of magnitude across jobs (a hopeless configuration can cost hundreds of
+    # Default recurrences), so returns are scaled for learning; the policy acts on the raw env.
+    return EnvTimer(VecNormalize(VecMonitor(venv), norm_obs=False, norm_reward=True, gamma=config.hyperparameters.get("gamma", 0.99)))
 
 
 def train(config: TrainConfig, output: Path, progress_bar: bool = True) -> BaseAlgorithm:
@@ -136,12 +138,19 @@ def load_config(directory: Path) -> TrainConfig:
     return TrainConfig(**saved)
 
 
+_MODELS: dict[tuple[str, int], BaseAlgorithm] = {}  # per process: benchmarks build an agent per case
+
+
 class Sb3Agent(BaseAgent):
     """A saved policy as an agent: the most likely playable action in each observation."""
 
     def __init__(self, directory: str | Path) -> None:
         self.config = load_config(Path(directory))
-        self.model = ALGORITHMS[self.config.algo].load(Path(directory) / "model.zip", device="cpu")
+        path = Path(directory).resolve() / "model.zip"
+        key = (str(path), path.stat().st_mtime_ns)
+        if key not in _MODELS:
+            _MODELS[key] = ALGORITHMS[self.config.algo].load(path, device="cpu")
+        self.model = _MODELS[key]
 
     def act(self, observation: dict[str, np.ndarray], info: dict[str, Any]) -> np.ndarray:
         playable = np.asarray(self.job_info["playable"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import signal
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,9 @@ def init_worker() -> None:
     workers); SIGTERM kills, whatever handler a forked worker inherited from the parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # One core per worker: a trained policy's torch would otherwise start a thread per core in
+    # every worker, and the workers would fight over the cores (read by torch at import).
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def case_env(case: Case, grid: Grid, trace_dir: Path | None) -> gym.Env:

@@ -43,6 +43,7 @@ class Params:
     b0_limit: np.ndarray  # (J,) index of b0's largest power limit
     batch_feature: np.ndarray  # (J, B) (log2 b + 1) / (log2 BATCH_SCALE + 1); 0 = padding
     power_feature: np.ndarray  # (J, P) limit / POWER_SCALE; 0 = padding
+    default_feature: np.ndarray  # (J, B) one-hot of b0's slot
     fallback_energy: np.ndarray  # (J, K)
     fallback_time: np.ndarray  # (J, K)
     num_fallback: np.ndarray  # (J,)
@@ -158,6 +159,7 @@ def make_params(
         b0_limit=per_job([int(np.searchsorted(job.power_limits, job.batch_max_limit[job.b0_index])) for job in jobs], np.int64),
         batch_feature=batch_feature.astype(np.float32),
         power_feature=power_feature.astype(np.float32),
+        default_feature=(np.arange(batch_sizes.shape[1]) == np.array([job.b0_index for job in jobs])[:, None]).astype(np.float32),
         fallback_energy=stack("fallback_energy"),
         fallback_time=stack("fallback_time"),
         num_fallback=per_job([len(job.fallback_energy) for job in jobs], np.int64),

@@ -277,6 +277,7 @@ def observe(params: Params, state: State, out: dict[str, np.ndarray] | None = No
         "profiled": state.profiled[rows],
         "batch_sizes": params.batch_feature[job],
         "power_limits": params.power_feature[job],
+        "default": params.default_feature[job],
     }
     if out is None:
         return {key: np.array(value, dtype=np.float32, order="C") for key, value in values.items()}

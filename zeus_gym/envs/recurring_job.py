@@ -44,6 +44,7 @@ def observation_space(params: Params) -> spaces.Dict:
             "profiled": box((num_b,), 1.0),
             "batch_sizes": box((num_b,), 1.0),
             "power_limits": box((num_p,), 1.0),
+            "default": box((num_b,), 1.0),
         }
     )
 
@@ -112,8 +113,9 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
     | `mean_cost`  | (B*P,) | their mean cost / `default_cost` (0 if untried)                      |
     | `reach_rate` | (B*P,) | fraction of them that reached the target                             |
     | `profiled`   | (B,)   | 1 if the batch size's power limits have been profiled                |
-    | `batch_sizes`| (B,)   | each batch size as (log2 b + 1) / (log2 largest b + 1); 0 = no slot  |
-    | `power_limits`| (P,)  | each power limit / the largest limit; 0 = no slot                    |
+    | `batch_sizes`| (B,)   | each batch size as (log2 b + 1) / 17; 0 = no slot                    |
+    | `power_limits`| (P,)  | each power limit / 1000 W; 0 = no slot                               |
+    | `default`    | (B,)   | 1 at b0's slot (the batch size the job's owner would use)            |
 
     ## Rewards
 
