@@ -28,7 +28,7 @@ import pandas as pd
 
 import zeus_gym
 from zeus_gym.agents import Agent, DefaultAgent, ZeusAgent, load_agent
-from zeus_gym.benchmark.results import open_folder, trace_hashes
+from zeus_gym.benchmark.results import complete_lines, open_folder, trace_hashes
 from zeus_gym.benchmark.run import worker_pool
 from zeus_gym.cluster.env import ClusterTraceEnv
 from zeus_gym.cluster.groups import GroupTable, load_groups
@@ -124,16 +124,8 @@ def play_groups(settings: Settings, groups: list[str]) -> list[Row]:
 
 def read_rows(path: Path, *, repair: bool = False) -> list[Row]:
     """The rows of a results file; a torn last line is ignored (cut off if `repair`)."""
-    if not path.exists():
-        return []
-    data = path.read_bytes()
-    complete = data[: data.rfind(b"\n") + 1]
-    if repair and len(complete) != len(data):
-        with open(path, "r+b") as file:
-            file.truncate(len(complete))
-            os.fsync(file.fileno())
     rows = []
-    for number, line in enumerate(complete.decode("utf-8").splitlines(), start=1):
+    for number, line in enumerate(complete_lines(path, repair=repair).splitlines(), start=1):
         try:
             row = json.loads(line)
         except json.JSONDecodeError:
