@@ -10,7 +10,6 @@ import argparse
 import time
 
 import gymnasium as gym
-import numpy as np
 
 import zeus_gym  # noqa: F401
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import zeus_gym
+import zeus_gym  # noqa: F401  (registers the environments)
 from zeus_gym.agents import (
     JITPowerLimits, LegacyJob, PruningExplorer, ZeusAgent, ZeusBatchSizeOptimizer, ZeusOptimizerAgent,
 )

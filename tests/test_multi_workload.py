@@ -11,7 +11,7 @@ from gymnasium.utils.env_checker import check_env, data_equivalence
 from gymnasium.vector import SyncVectorEnv
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-import zeus_gym
+import zeus_gym  # noqa: F401  (registers the environments)
 
 ENV_ID = "ZeusGym/RecurringJob-v0"
 MULTI = dict(workload="all", gpu="all", num_recurrences=3, max_retries=4)

@@ -6,7 +6,6 @@ import itertools
 
 import gymnasium as gym
 import numpy as np
-import pandas as pd
 import pytest
 
 import zeus_gym
