@@ -106,7 +106,7 @@ def test_info_on_bad_folders(zeus_trace_dir: Path, tmp_path: Path) -> None:
 def test_fetch_from_local_mirror(zeus_trace_dir: Path, tmp_path: Path) -> None:
     dest = tmp_path / "dest"
     with serve_folder(zeus_trace_dir) as mirror:
-        args = ["traces", "fetch", "--dest", str(dest), "--base-url", mirror.url]
+        args = ["traces", "fetch", "--output", str(dest), "--base-url", mirror.url]
         result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert f"traces in {dest.resolve()}" in result.stdout
@@ -118,7 +118,7 @@ def test_fetch_rejects_a_tampered_mirror(zeus_trace_dir: Path, tmp_path: Path) -
     served = copy_traces(zeus_trace_dir, tmp_path / "served")
     (served / "summary_train.csv").write_bytes(b"x" + (served / "summary_train.csv").read_bytes())
     with serve_folder(served) as mirror:
-        args = ["traces", "fetch", "--dest", str(tmp_path / "d"), "--base-url", mirror.url]
+        args = ["traces", "fetch", "--output", str(tmp_path / "d"), "--base-url", mirror.url]
         result = runner.invoke(app, args)
     _assert_clean_error(result, "summary_train.csv", REGISTRY["summary_train.csv"].sha256)
 

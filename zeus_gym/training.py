@@ -54,6 +54,7 @@ class TrainConfig:
     beta: float = 2.0
     max_retries: int = 20
     num_recurrences: int | None = None
+    trace_dir: str | None = None
     slots: tuple[int, int] = DEFAULT_SLOTS
     invalid_action_penalty: float = 1.0
     hyperparameters: dict[str, Any] = field(default_factory=dict)
@@ -68,7 +69,8 @@ class TrainConfig:
 
     def env_kwargs(self) -> dict[str, Any]:
         """Arguments of `RecurringJob-v0` (without workload and gpu)."""
-        return dict(eta_knob=self.eta, beta_knob=self.beta, max_retries=self.max_retries, num_recurrences=self.num_recurrences, slots=self.slots)
+        return dict(eta_knob=self.eta, beta_knob=self.beta, max_retries=self.max_retries, num_recurrences=self.num_recurrences, slots=self.slots,
+                    trace_dir=self.trace_dir)
 
 
 class EnvTimer(VecEnvWrapper):

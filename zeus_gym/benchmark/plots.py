@@ -13,6 +13,8 @@ from zeus_gym.benchmark.summary import summarize
 from zeus_gym.runner import Episode
 
 DPI = 110
+# Vector formats for papers, PNG for screens and READMEs.
+FORMATS = ("png", "pdf", "svg")
 # No version or date in the files: re-drawing the same results gives the same bytes.
 METADATA = {"Software": None}
 REACHED = dict(s=9, color="tab:blue", label="reached the target")

@@ -149,20 +149,21 @@ def replay(grid: Grid, case: Case, agents: tuple[str, ...], trace_dir: Path | No
     return episodes, warnings
 
 
-def draw_figures(folder: Path, grid: Grid, rows: list[Row], case: Case, trace_dir: Path | None) -> tuple[list[Path], list[str]]:
+def draw_figures(folder: Path, grid: Grid, rows: list[Row], case: Case, trace_dir: Path | None, *,
+                 format: str = "png") -> tuple[list[Path], list[str]]:
     """The heatmap of each (eta, beta); cumulative cost of every agent and the chosen
     configurations of `case.agent` on `case`'s job and seed. Returns the files and any warnings."""
     out = folder / "plots"
-    paths = [plots.heatmap(rows, grid, eta, beta, out / f"heatmap-eta{eta:g}-beta{beta:g}.png")
+    paths = [plots.heatmap(rows, grid, eta, beta, out / f"heatmap-eta{eta:g}-beta{beta:g}.{format}")
              for eta in grid.etas for beta in grid.betas]
     root = resolve_trace_dir(trace_dir)
     if read_config(folder)["traces"] != trace_hashes(root):
         raise ValueError(f"the traces in {root} are not those {folder} was run on (SHA-256 differ): re-playing a case needs them")
     episodes, warnings = replay(grid, case, grid.agents, root, rows)
     name = plots.case_name(case)
-    paths.append(plots.cumulative_cost(episodes, case, out / f"cumulative-{name}.png"))
+    paths.append(plots.cumulative_cost(episodes, case, out / f"cumulative-{name}.{format}"))
     safe_agent = "".join(ch if ch.isalnum() else "_" for ch in case.agent)
-    paths.append(plots.configurations(episodes[case.agent], case, out / f"configurations-{safe_agent}-{name}.png"))
+    paths.append(plots.configurations(episodes[case.agent], case, out / f"configurations-{safe_agent}-{name}.{format}"))
     return paths, warnings
 
 

@@ -1,64 +1,39 @@
-"""`zeus-gym cluster` (every group of a cluster trace, in parallel, resumable), `zeus-gym traces
-synth-groups` (SYNTHETIC groups) and `zeus-gym traces fetch-groups` (upstream's Alibaba groups)."""
+"""`zeus-gym cluster`: every group of a cluster trace, in parallel into a resumable folder."""
 
 from __future__ import annotations
 
-import contextlib
 import time
 from pathlib import Path
-from typing import Annotated, Callable, Iterator, Optional
+from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from zeus_gym.benchmark.command import one_line_errors, terminate_as_interrupt
-from zeus_gym.cli import friendly_errors
-from zeus_gym.cluster.groups import fetch_alibaba_groups, read_groups
-from zeus_gym.cluster.run import RESULTS_FILE, SUMMARY_FILE, Settings, read_rows, run_cluster, summary_frame, summary_markdown
-from zeus_gym.cluster.synth import synthesize_groups, write_groups
+from zeus_gym.cli.errors import output_folder, user_errors
+from zeus_gym.cli.options import Beta, Eta, Gpu, TraceDir
+from zeus_gym.cli.progress import elapsed_since, progress_bar, terminate_as_interrupt
+from zeus_gym.cluster.run import RESULTS_FILE, SUMMARY_FILE, Settings, read_rows, run_cluster
+from zeus_gym.cluster.summary import summary_frame, summary_markdown
 
 
-@contextlib.contextmanager
-def progress_bar() -> Iterator[Callable[[int, int], None]]:
-    """A callback `(done, total)` drawing groups done, elapsed and remaining time on stderr."""
-    columns = (TextColumn("groups"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn())
-    with contextlib.ExitStack() as stack:
-        state: list[tuple[Progress, TaskID]] = []
-
-        def update(done: int, total: int) -> None:
-            if not state:
-                bar = stack.enter_context(Progress(*columns, console=Console(stderr=True)))
-                state.append((bar, bar.add_task("groups", total=total, completed=done)))
-            bar, task = state[0]
-            bar.update(task, completed=done)
-
-        yield update
-
-
-def _elapsed(start: float) -> str:
-    seconds = time.perf_counter() - start
-    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
-
-
-@friendly_errors
+@user_errors()
 def cluster(
     groups: Annotated[str, typer.Option(help="A group file (.csv, .csv.xz), 'synthetic' (SYNTHETIC groups, see --synthetic-groups) "
                                              "or 'alibaba' (upstream's alibaba_groups.csv.xz, verified by its git blob id).")] = "synthetic",
-    synthetic_groups: Annotated[int, typer.Option(help="Number of synthetic groups (with --groups synthetic).")] = 1000,
-    synthetic_seed: Annotated[int, typer.Option(help="Seed of the synthetic groups (with --groups synthetic).")] = 0,
-    gpu: Annotated[str, typer.Option(help="GPU of the power trace.")] = "v100",
-    eta: Annotated[float, typer.Option(help="Energy weight of the cost, in [0, 1].")] = 0.5,
-    beta: Annotated[float, typer.Option(help="Early-stop threshold factor; inf disables early stopping.")] = 2.0,
+    synthetic_groups: Annotated[int, typer.Option(min=1, help="Number of synthetic groups, >= 1 (with --groups synthetic).")] = 1000,
+    synthetic_seed: Annotated[int, typer.Option(min=0, help="Seed (>= 0) of the synthetic groups (with --groups synthetic).")] = 0,
+    gpu: Gpu = "v100",
+    eta: Eta = 0.5,
+    beta: Beta = 2.0,
     agent: Annotated[str, typer.Option(help="zeus (ZeusAgent(concurrency=True), the artifact's), default, oracle, random, "
                                             "package.module:Class or path/file.py:Class.")] = "zeus",
-    max_retries: Annotated[Optional[int], typer.Option(help="Give a submission up after this many retries (default: retry until "
-                                                             "the target is reached, as the reference).")] = None,
-    output: Annotated[Path, typer.Option(help="Output folder; re-running the same command there resumes.")] = Path("cluster-results"),
-    workers: Annotated[Optional[int], typer.Option(help="Worker processes (default: one per core, at most one per 1,000 groups to play: "
-                                                         "starting one costs about as much as playing them).")] = None,
-    history: Annotated[Optional[Path], typer.Option(help="Write each group's runs as JSON Lines to DIR/<group>.jsonl.")] = None,
-    trace_dir: Annotated[Optional[Path], typer.Option(help="Trace folder (default: $ZEUS_GYM_TRACE_DIR, else the user cache).")] = None,
+    max_retries: Annotated[Optional[int], typer.Option(min=0, show_default=False, help="Give a submission up after this many retries, >= 0 "
+                                                             "(default: retry until the target is reached, as the reference).")] = None,
+    output: Annotated[Path, typer.Option(help="Output folder (created if missing); re-running the same command there resumes.")] = Path("cluster-results"),
+    workers: Annotated[Optional[int], typer.Option(min=1, show_default=False, help="Worker processes, >= 1 (default: one per core, at most one per "
+                                                         "1,000 groups to play: starting one costs about as much as playing them).")] = None,
+    history: Annotated[Optional[Path], typer.Option("--histories", file_okay=False, show_default=False,
+                                                    help="Write each group's runs as JSON Lines to the FOLDER's <group>.jsonl (one file per group).")] = None,
+    trace_dir: TraceDir = None,
 ) -> None:
     """Play an agent and Default on every recurring job group of a cluster trace (the Zeus
     artifact's run_alibaba.py), in parallel into a resumable folder; print a per-dataset summary."""
@@ -68,9 +43,12 @@ def cluster(
         agent=agent, max_retries=max_retries, trace_dir=None if trace_dir is None else str(trace_dir),
         history=None if history is None else str(history),
     )
-    with one_line_errors():
+    with user_errors():
+        output_folder(output)
+        if history is not None:
+            output_folder(history, "--histories")
         try:
-            with terminate_as_interrupt(), progress_bar() as update:
+            with terminate_as_interrupt(), progress_bar("groups", "groups") as update:
                 table, rows, ran, workers = run_cluster(settings, output, workers=workers, on_rows=update)
         except KeyboardInterrupt:
             done = len(read_rows(output / RESULTS_FILE))
@@ -79,41 +57,6 @@ def cluster(
         text = summary_markdown(summary_frame(rows), settings)
         (output / SUMMARY_FILE).write_text(text, encoding="utf-8")
         typer.echo(text)
-        typer.echo(f"{ran} groups played in {_elapsed(start)} with {workers} worker{'s' * (workers != 1)}, {len(rows) - ran} resumed; "
+        typer.echo(f"{ran} groups played in {elapsed_since(start)} with {workers} worker{'s' * (workers != 1)}, {len(rows) - ran} resumed; "
                    f"results in {output / RESULTS_FILE}, summary in {output / SUMMARY_FILE}"
                    + (f", histories in {history}" if history is not None else ""))
-
-
-@friendly_errors
-def synth_groups(
-    groups: Annotated[int, typer.Option(help="Number of groups.")] = 1000,
-    seed: Annotated[int, typer.Option(help="Seed of the generator.")] = 0,
-    out: Annotated[Path, typer.Option(help="File to write (.csv, or .csv.xz to compress).")] = Path("synthetic_groups.csv"),
-    min_size: Annotated[int, typer.Option(help="Fewest submissions per group.")] = 2,
-    max_size: Annotated[int, typer.Option(help="Most submissions per group.")] = 15,
-) -> None:
-    """Write SYNTHETIC recurring job groups in the schema of upstream's alibaba_groups.csv.xz.
-
-    They are made up (a documented, seeded model of group sizes, runtimes, arrivals and overlaps
-    over the six datasets: see zeus_gym.cluster.synth), not the Alibaba trace."""
-    with one_line_errors():
-        frame = synthesize_groups(groups, seed=seed, min_size=min_size, max_size=max_size)
-    path = write_groups(frame, out)
-    read_groups(path)  # what was written must read back valid
-    overlapping = int((frame["start_time"] < frame.groupby("group")["end_time"].transform(lambda e: e.shift().cummax())).sum())
-    typer.echo(f"{path}: {groups} SYNTHETIC groups, {len(frame)} submissions ({overlapping} start before the previous one "
-               f"ended), {frame['dataset'].nunique()} datasets, seed {seed}")
-
-
-@friendly_errors
-def fetch_groups(
-    dest: Annotated[Optional[Path], typer.Option(help="Folder to download into (default: the user cache).")] = None,
-    base_url: Annotated[Optional[str], typer.Option(help="Mirror base URL (default: $ZEUS_GYM_TRACE_URL, else upstream).")] = None,
-) -> None:
-    """Download upstream's alibaba_groups.csv.xz and verify it by its git blob id."""
-    path = fetch_alibaba_groups(dest, base_url=base_url)
-    frame = read_groups(path)
-    typer.echo(f"{path}: {frame['group'].nunique()} groups, {len(frame)} submissions (git blob id verified)")
-
-
-__all__ = ["cluster", "fetch_groups", "synth_groups"]

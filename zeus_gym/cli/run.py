@@ -10,11 +10,17 @@ import gymnasium as gym
 import typer
 
 from zeus_gym.agents import AGENTS, agent_env_kwargs, load_agent
-from zeus_gym.cli import friendly_errors
+from zeus_gym.cli.errors import output_file, user_errors
+from zeus_gym.cli.options import Beta, Eta, Gpu, HistoryFile, MaxRetries, Recurrences, Seed, TraceDir
 from zeus_gym.runner import format_summary, run_episode
 from zeus_gym.workloads import WORKLOADS, JobSpec, resolve_workload
 
-CUSTOM_FIELDS = ("dataset", "model", "optimizer", "target_metric", "max_epochs")
+# The custom job's options, named as JobSpec's fields (and the trace columns).
+CUSTOM_FIELDS = ("dataset", "network", "optimizer", "target_metric", "max_epochs")
+
+
+def _option(name: str) -> str:
+    return f"--{name.replace('_', '-')}"
 
 
 def job_spec(workload: str | None, custom: dict[str, object], b0: int | None) -> JobSpec:
@@ -24,47 +30,42 @@ def job_spec(workload: str | None, custom: dict[str, object], b0: int | None) ->
         spec = resolve_workload(workload or "librispeech")
         return spec if b0 is None else dataclasses.replace(spec, b0=b0, cap_b0=False)
     if workload is not None:
-        raise ValueError(f"give either --workload or a custom job (--{given[0].replace('_', '-')} ...), not both")
-    missing = [f"--{name.replace('_', '-')}" for name, value in {**custom, "b0": b0}.items() if value is None]
+        raise ValueError(f"give either --workload or a custom job ({_option(given[0])} ...), not both")
+    missing = [_option(name) for name, value in {**custom, "b0": b0}.items() if value is None]
     if missing:
         raise ValueError(f"a custom job needs {', '.join(missing)} too")
-    return JobSpec(
-        dataset=custom["dataset"], network=custom["model"], optimizer=custom["optimizer"],  # type: ignore[arg-type]
-        target_metric=custom["target_metric"], max_epochs=custom["max_epochs"], b0=b0,  # type: ignore[arg-type]
-    )
+    return JobSpec(b0=b0, **custom)  # type: ignore[arg-type]
 
 
-@friendly_errors
+@user_errors()
 def run(
-    workload: Annotated[Optional[str], typer.Option(help=f"One of {', '.join(WORKLOADS)} (default librispeech).")] = None,
-    dataset: Annotated[Optional[str], typer.Option(help="Custom job: dataset in the traces.")] = None,
-    model: Annotated[Optional[str], typer.Option(help="Custom job: network.")] = None,
-    optimizer: Annotated[Optional[str], typer.Option(help="Custom job: optimizer.")] = None,
-    target_metric: Annotated[Optional[float], typer.Option(help="Custom job: target metric.")] = None,
-    max_epochs: Annotated[Optional[int], typer.Option(help="Custom job: max epochs per run.")] = None,
-    b0: Annotated[Optional[int], typer.Option(help="Default batch size (custom job, or replaces the workload's).")] = None,
-    gpu: Annotated[str, typer.Option(help="GPU of the power trace.")] = "v100",
-    eta: Annotated[float, typer.Option(help="Energy weight of the cost, in [0, 1].")] = 0.5,
-    beta: Annotated[float, typer.Option(help="Early-stop threshold factor; inf disables early stopping.")] = 2.0,
-    seed: Annotated[int, typer.Option(help="Seed of the env and the agent.")] = 1,
-    recurrences: Annotated[Optional[int], typer.Option(help="Recurrences (default 2|B||P|).")] = None,
-    max_retries: Annotated[int, typer.Option(help="Failed attempts before b0 finishes a recurrence.")] = 20,
+    workload: Annotated[Optional[str], typer.Option(help=f"One of {', '.join(WORKLOADS)} (default: librispeech).", show_default=False)] = None,
+    dataset: Annotated[Optional[str], typer.Option(help="Custom job: dataset in the traces.", show_default=False)] = None,
+    network: Annotated[Optional[str], typer.Option(help="Custom job: network (model) in the traces.", show_default=False)] = None,
+    optimizer: Annotated[Optional[str], typer.Option(help="Custom job: optimizer in the traces.", show_default=False)] = None,
+    target_metric: Annotated[Optional[float], typer.Option(help="Custom job: target validation metric.", show_default=False)] = None,
+    max_epochs: Annotated[Optional[int], typer.Option(min=1, help="Custom job: most epochs per run (>= 1).", show_default=False)] = None,
+    b0: Annotated[Optional[int], typer.Option(min=1, help="Default batch size (custom job, or replaces the workload's).", show_default=False)] = None,
+    gpu: Gpu = "v100",
+    eta: Eta = 0.5,
+    beta: Beta = 2.0,
+    seed: Seed = 1,
+    recurrences: Recurrences = None,
+    max_retries: MaxRetries = 20,
     agent: Annotated[str, typer.Option(help=f"{', '.join(AGENTS)}, sb3:DIR (a trained policy), package.module:Class or path/file.py:Class.")] = "zeus",
-    trace_dir: Annotated[Optional[Path], typer.Option(help="Trace folder (default: $ZEUS_GYM_TRACE_DIR, else the user cache).")] = None,
-    history: Annotated[Optional[Path], typer.Option(help="Write the runs as JSON Lines to this file.")] = None,
+    trace_dir: TraceDir = None,
+    history: HistoryFile = None,
 ) -> None:
     """Play an agent on a recurring job for one episode and print its energy, time and cost."""
-    custom = dict(dataset=dataset, model=model, optimizer=optimizer, target_metric=target_metric, max_epochs=max_epochs)
-    try:
-        spec = job_spec(workload, custom, b0)
-        env = gym.make(
-            "ZeusGym/RecurringJob-v0", workload=spec, gpu=gpu, eta_knob=eta, beta_knob=beta,
-            num_recurrences=recurrences, max_retries=max_retries, trace_dir=trace_dir, **agent_env_kwargs(agent),
-        )
-        player = load_agent(agent, env)
-    except ValueError as error:  # bad options: one line, no traceback
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from None
+    if history is not None:  # before the episode: a finished episode is never lost to a bad path
+        output_file(history, "--history")
+    custom = dict(dataset=dataset, network=network, optimizer=optimizer, target_metric=target_metric, max_epochs=max_epochs)
+    spec = job_spec(workload, custom, b0)
+    env = gym.make(
+        "ZeusGym/RecurringJob-v0", workload=spec, gpu=gpu, eta_knob=eta, beta_knob=beta,
+        num_recurrences=recurrences, max_retries=max_retries, trace_dir=trace_dir, **agent_env_kwargs(agent),
+    )
+    player = load_agent(agent, env)
     episode = run_episode(env, player, seed=seed)
     typer.echo(format_summary(episode.summary))
     if history is not None:
