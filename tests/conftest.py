@@ -1,8 +1,8 @@
-"""Shared fixtures: where the upstream Zeus traces are, and how missing traces are treated.
+"""Shared fixtures: where the upstream Zeus traces are.
 
-The traces come from ZEUS_GYM_TRACE_DIR if set, else the way the product finds them (user cache,
-then a verified download). Outside CI missing traces skip the tests that need them; in CI (``CI``
-set) they fail them, so that a broken trace setup can never pass as a green run of skips.
+The traces are ZEUS_GYM_TRACE_DIR's if set, else the copy shipped in the package (the product's
+own resolution). They are always there, so no test skips for want of them: a ZEUS_GYM_TRACE_DIR
+that lacks files fails the tests that need it.
 """
 
 from __future__ import annotations
@@ -22,29 +22,13 @@ REQUIRED_FILES = (
 )
 
 
-def _zeus_trace_dir() -> Path | None:
-    value = os.environ.get(TRACE_ENV_VAR)
-    if not value:
-        from zeus_gym.traces import TracesNotFoundError, resolve_trace_dir
-
-        try:
-            return resolve_trace_dir()
-        except TracesNotFoundError:
-            return None
-    path = Path(value)
-    return path if all((path / name).is_file() for name in REQUIRED_FILES) else None
-
-
 @pytest.fixture(scope="session")
 def zeus_trace_dir() -> Path:
-    """The folder of the upstream Zeus NSDI'23 traces (from ZEUS_GYM_TRACE_DIR)."""
-    path = _zeus_trace_dir()
-    if path is None:
-        message = (
-            f"the Zeus traces are needed: set {TRACE_ENV_VAR} to a folder holding "
-            f"{', '.join(REQUIRED_FILES)} (got {os.environ.get(TRACE_ENV_VAR)!r})"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    """The folder of the upstream Zeus NSDI'23 traces ($ZEUS_GYM_TRACE_DIR, else the embedded copy)."""
+    from zeus_gym.traces import resolve_trace_dir
+
+    path = resolve_trace_dir()
+    missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
+    if missing:
+        pytest.fail(f"{TRACE_ENV_VAR}={os.environ.get(TRACE_ENV_VAR)!r} lacks {', '.join(missing)}: unset it to use the embedded traces")
     return path

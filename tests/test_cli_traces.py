@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from zeus_gym.cli import app
 from zeus_gym.traces import ENV_VAR, URL_ENV_VAR
 from zeus_gym.traces import locate
+from zeus_gym.traces.locate import embedded_trace_dir
 from zeus_gym.traces.registry import REGISTRY
 from zeus_gym.traces.testing import closed_port_url, copy_traces, serve_folder
 
@@ -24,8 +25,8 @@ def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(URL_ENV_VAR, closed_port_url())
 
 
-def _assert_clean_error(result, *fragments: str) -> None:
-    assert result.exit_code == 1
+def _assert_clean_error(result, *fragments: str, code: int = 1) -> None:
+    assert result.exit_code == code
     assert isinstance(result.exception, SystemExit)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ")
@@ -43,7 +44,7 @@ def test_info_on_real_traces(zeus_trace_dir: Path) -> None:
     result = runner.invoke(app, ["traces", "info", "--trace-dir", str(zeus_trace_dir)])
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert f"traces: {zeus_trace_dir.resolve()}" in out and "located by: argument" in out
+    assert f"traces: {zeus_trace_dir.resolve()}" in out and "located by: argument (--trace-dir / trace_dir=)" in out
     for name, pinned in REGISTRY.items():
         assert any(
             name in line and pinned.sha256 in line and f"{pinned.size} B" in line
@@ -83,17 +84,18 @@ def test_info_on_user_traces_with_custom_gpu(zeus_trace_dir: Path, tmp_path: Pat
     assert "cifar100 shufflenetv2 adadelta: 19 target metrics" in out and "no GPU" in out
 
 
-def test_info_without_traces_or_network(tmp_path: Path) -> None:
-    _assert_clean_error(runner.invoke(app, ["traces", "info"]), ENV_VAR, "traces fetch --dest")
-    _assert_clean_error(
-        runner.invoke(app, ["traces", "info", "--no-download"]), "downloading is off"
-    )
+def test_info_without_anything_set_uses_the_embedded_copy_offline() -> None:
+    result = runner.invoke(app, ["traces", "info"])
+    assert result.exit_code == 0, result.output
+    assert f"traces: {embedded_trace_dir()}" in result.stdout
+    assert "located by: embedded: the copy shipped with zeus-gym (SHA-256 verified)" in result.stdout
+    assert result.stdout.count("matches registry") == len(REGISTRY)
 
 
 def test_info_on_bad_folders(zeus_trace_dir: Path, tmp_path: Path) -> None:
     missing = tmp_path / "missing"
     result = runner.invoke(app, ["traces", "info", "--trace-dir", str(missing)])
-    _assert_clean_error(result, str(missing), "does not exist")
+    _assert_clean_error(result, "'--trace-dir'", str(missing), "does not exist", code=2)
     folder = copy_traces(zeus_trace_dir, tmp_path / "bad")
     power = folder / "summary_power_a40.csv"
     lines = power.read_text().splitlines()
@@ -123,5 +125,6 @@ def test_fetch_rejects_a_tampered_mirror(zeus_trace_dir: Path, tmp_path: Path) -
     _assert_clean_error(result, "summary_train.csv", REGISTRY["summary_train.csv"].sha256)
 
 
-def test_fetch_offline() -> None:
-    _assert_clean_error(runner.invoke(app, ["traces", "fetch"]), "could not download", ENV_VAR)
+def test_fetch_offline(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["traces", "fetch", "--output", str(tmp_path / "d")])
+    _assert_clean_error(result, "could not download", URL_ENV_VAR)

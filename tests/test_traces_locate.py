@@ -1,4 +1,4 @@
-"""Where traces come from: argument, env var, cache, download from a mirror; and the failures."""
+"""Where traces come from: argument, env var, else the embedded copy; downloads from a mirror; the failures."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from zeus_gym.traces import (
     resolve_trace_dir,
 )
 from zeus_gym.traces import locate
-from zeus_gym.traces.locate import locate_traces
+from zeus_gym.traces.locate import embedded_trace_dir, locate_traces
 from zeus_gym.traces.registry import BASE_URL, REGISTRY, UPSTREAM_COMMIT
 from zeus_gym.traces.testing import closed_port_url, copy_traces, serve_folder
 
@@ -47,19 +47,19 @@ def test_default_cache_dir_is_in_user_cache_not_package(isolated_cache: Path) ->
     assert Path(locate.__file__).parent not in cache.parents
 
 
-def test_explicit_argument_beats_env_var_beats_cache(
+def test_explicit_argument_beats_env_var_beats_embedded(
     zeus_trace_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     explicit = copy_traces(zeus_trace_dir, tmp_path / "explicit")
     from_env = copy_traces(zeus_trace_dir, tmp_path / "env")
-    cache = copy_traces(zeus_trace_dir, default_cache_dir())
-    monkeypatch.setenv(URL_ENV_VAR, closed_port_url())
+    monkeypatch.setenv(URL_ENV_VAR, closed_port_url())  # no network: nothing may be downloaded
     monkeypatch.setenv(ENV_VAR, str(from_env))
     assert locate_traces(explicit) == (explicit, "argument")
     assert locate_traces() == (from_env, f"env var {ENV_VAR}")
     monkeypatch.delenv(ENV_VAR)
-    assert locate_traces() == (cache, "cache")
-    assert resolve_trace_dir() == cache
+    assert locate_traces() == (embedded_trace_dir(), "embedded")
+    assert resolve_trace_dir() == embedded_trace_dir()
+    assert not default_cache_dir().exists()  # the empty user cache stays empty
 
 
 def test_missing_explicit_dir_names_it(tmp_path: Path) -> None:
@@ -116,15 +116,6 @@ def test_a_corrupted_local_file_is_downloaded_again(zeus_trace_dir: Path, tmp_pa
     assert _sha256(dest / "summary_power_a40.csv") == REGISTRY["summary_power_a40.csv"].sha256
 
 
-def test_resolve_downloads_into_cache_from_url_env_var(
-    zeus_trace_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    with serve_folder(zeus_trace_dir) as mirror:
-        monkeypatch.setenv(URL_ENV_VAR, mirror.url)
-        assert locate_traces() == (default_cache_dir(), "downloaded")
-    assert locate_traces() == (default_cache_dir(), "cache")
-
-
 def test_tampered_file_is_rejected_and_not_kept(zeus_trace_dir: Path, tmp_path: Path) -> None:
     served = copy_traces(zeus_trace_dir, tmp_path / "served")
     tampered = served / "summary_power_p100.csv"
@@ -142,12 +133,11 @@ def test_tampered_file_is_rejected_and_not_kept(zeus_trace_dir: Path, tmp_path: 
     assert [p.name for p in dest.iterdir() if "p100" in p.name] == []
 
 
-def test_offline_with_nothing_local_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(URL_ENV_VAR, closed_port_url())
+def test_offline_fetch_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(TracesNotFoundError) as info:
-        resolve_trace_dir()
+        fetch_traces(tmp_path / "dest", base_url=closed_port_url())
     message = str(info.value)
-    assert ENV_VAR in message and "trace_dir=" in message and "traces fetch --dest" in message
+    assert "could not download summary_train.csv" in message and "zeus-gym ships these traces" in message
     assert "\n" not in message
     assert isinstance(info.value.__cause__, requests.exceptions.ConnectionError)
 
@@ -157,9 +147,3 @@ def test_missing_file_on_mirror_reports_http_status(tmp_path: Path) -> None:
     with serve_folder(tmp_path / "empty") as mirror, pytest.raises(TracesNotFoundError) as info:
         fetch_traces(tmp_path / "dest", base_url=mirror.url)
     assert "HTTP 404" in str(info.value) and "summary_train.csv" in str(info.value)
-
-
-def test_no_download_with_empty_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(URL_ENV_VAR, closed_port_url())
-    with pytest.raises(TracesNotFoundError, match="downloading is off"):
-        resolve_trace_dir(download=False)

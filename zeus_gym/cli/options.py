@@ -8,6 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 from zeus_gym.benchmark.plots import FORMATS
+from zeus_gym.traces import TracesNotFoundError
+from zeus_gym.traces.locate import check_trace_folder
 
 
 
@@ -27,7 +29,19 @@ def positive(value: float, option: str) -> float:
 
 TRACE_DIR_HELP = "Folder of trace CSVs (default: $ZEUS_GYM_TRACE_DIR, else the Zeus traces shipped with zeus-gym)."
 
-TraceDir = Annotated[Optional[Path], typer.Option("--trace-dir", help=TRACE_DIR_HELP, show_default=False)]
+
+
+def trace_folder(value: Optional[Path]) -> Optional[Path]:
+    """A --trace-dir that exists and holds trace files (checked before any work)."""
+    if value is not None:
+        try:
+            check_trace_folder(value, "--trace-dir")
+        except TracesNotFoundError as error:
+            raise typer.BadParameter(str(error)) from None
+    return value
+
+
+TraceDir = Annotated[Optional[Path], typer.Option("--trace-dir", help=TRACE_DIR_HELP, show_default=False, callback=trace_folder)]
 Gpu = Annotated[str, typer.Option("--gpu", help="GPU of the power trace (a40, p100, rtx6000, v100 or one of --trace-dir).")]
 Eta = Annotated[float, typer.Option("--eta", min=0.0, max=1.0, help="Energy weight of the cost eta*energy + (1-eta)*MAXPOWER*time, in [0, 1].")]
 Beta = Annotated[float, typer.Option("--beta", callback=lambda value: positive(value, "--beta"), help="Early-stop threshold, a multiple of the cheapest cost so far (> 0); inf disables early stopping.")]

@@ -49,9 +49,7 @@ def _parse_folder(root: Path, stamp: tuple[tuple[str, int, int], ...]) -> TraceS
     )
 
 
-def load_trace_set(
-    trace_dir: str | os.PathLike[str] | None = None, *, download: bool = True
-) -> TraceSet:
+def load_trace_set(trace_dir: str | os.PathLike[str] | None = None) -> TraceSet:
     """Locate (see resolve_trace_dir), parse and validate a trace folder; cached per file state."""
-    root = resolve_trace_dir(trace_dir, download=download)
+    root = resolve_trace_dir(trace_dir)
     return _parse_folder(root, _folder_stamp(root))

@@ -1,8 +1,11 @@
-"""Find the trace folder: explicit argument, environment variable, user cache, or a download."""
+"""Find the trace folder: the explicit argument, the environment variable, else the copy shipped
+with zeus-gym (hash-checked once per process). `fetch_traces` downloads fresh upstream copies."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.resources
 import importlib.util
 import logging
 import os
@@ -29,21 +32,23 @@ ENV_VAR = "ZEUS_GYM_TRACE_DIR"
 URL_ENV_VAR = "ZEUS_GYM_TRACE_URL"
 
 HOW_TO_POINT = (
-    "point zeus-gym at a local folder of traces with the trace_dir= argument or the "
-    f"{ENV_VAR} environment variable, or download them once where there is a network with "
-    "`zeus-gym traces fetch --dest DIR`"
+    "zeus-gym ships these traces, so nothing else needs this download; retry where there is a "
+    f"network, or give a mirror with --base-url or {URL_ENV_VAR}"
 )
+# Package data: the five upstream files, byte for byte, with upstream's LICENSE and a NOTICE.
+EMBEDDED_PACKAGE, EMBEDDED_FOLDER = "zeus_gym.traces", "data/zeus_nsdi23"
+EMBEDDED = "embedded"
 
 
 class Located(NamedTuple):
-    """A trace folder and how it was found: argument, env var, cache or downloaded."""
+    """A trace folder and how it was found: "argument", "env var ZEUS_GYM_TRACE_DIR" or "embedded"."""
 
     path: Path
     source: str
 
 
 def default_cache_dir() -> Path:
-    """Per-user cache folder of the pinned upstream traces (never inside the installed package)."""
+    """Per-user cache folder for what zeus-gym does not ship (upstream's Alibaba group file)."""
     base = platformdirs.user_cache_path("zeus-gym", appauthor=False)
     return base / "zeus_nsdi23" / UPSTREAM_COMMIT[:12]
 
@@ -79,17 +84,6 @@ def check_trace_folder(folder: Path, origin: str) -> Path:
             f"trace folder {folder} (from {origin}) lacks {' and '.join(missing)}"
         )
     return folder.resolve()
-
-
-def _holds_pinned_files(folder: Path) -> bool:
-    """True if every registry file is in the folder with its pinned size and hash."""
-    for name, pinned in REGISTRY.items():
-        path = folder / name
-        if not path.is_file() or path.stat().st_size != pinned.size:
-            return False
-        if sha256_of(path) != pinned.sha256:
-            return False
-    return True
 
 
 class _HashRecorder:
@@ -151,7 +145,8 @@ def _fetch_one(name: str, dest: Path, base_url: str, progress: bool) -> None:
 def fetch_traces(
     dest: Path | None = None, *, base_url: str | None = None, progress: bool = False
 ) -> Path:
-    """Download every pinned trace file into dest (default: the user cache), verified by SHA-256."""
+    """Download every pinned trace file from upstream (or a mirror) into dest (default: the user
+    cache), verified by SHA-256; zeus-gym ships the same bytes, so this is only for checking them."""
     folder = Path(dest).expanduser() if dest is not None else default_cache_dir()
     base = base_url or os.environ.get(URL_ENV_VAR) or BASE_URL
     with _pooch_log_level(logging.INFO if progress else logging.WARNING):
@@ -160,27 +155,42 @@ def fetch_traces(
     return folder.resolve()
 
 
-def locate_traces(
-    trace_dir: str | os.PathLike[str] | None = None, *, download: bool = True
-) -> Located:
-    """Find the trace folder and say how: argument, env var, cache, or downloaded into the cache."""
+def verify_pinned(folder: Path, what: str) -> Path:
+    """`folder`, made absolute, if it holds every registry file with its pinned size and SHA-256;
+    else the error names the file, the hashes and what to do."""
+    for name, pinned in REGISTRY.items():
+        path = folder / name
+        if not path.is_file():
+            raise TracesNotFoundError(f"{what} lacks {path}: the installation is incomplete; reinstall zeus-gym")
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        if (len(data), digest) != pinned:
+            raise TraceHashError(
+                f"{path} ({what}) has {len(data)} B and SHA-256 {digest}, pinned {pinned.size} B and "
+                f"{pinned.sha256}: the installation is damaged; reinstall zeus-gym"
+            )
+    return folder.resolve()
+
+
+@functools.lru_cache(maxsize=1)
+def embedded_trace_dir() -> Path:
+    """The folder of the traces shipped in the package, each file checked against its pinned size
+    and SHA-256 at the first call of a process (about 1 ms)."""
+    folder = Path(str(importlib.resources.files(EMBEDDED_PACKAGE).joinpath(EMBEDDED_FOLDER)))
+    return verify_pinned(folder, "the traces shipped with zeus-gym")
+
+
+def locate_traces(trace_dir: str | os.PathLike[str] | None = None, *, origin: str = "the trace_dir argument") -> Located:
+    """Find the trace folder and say how: the argument (`origin` names it in errors), else
+    $ZEUS_GYM_TRACE_DIR, else the copy shipped with zeus-gym. Never downloads."""
     if trace_dir is not None:
-        return Located(check_trace_folder(Path(trace_dir), "the trace_dir argument"), "argument")
+        return Located(check_trace_folder(Path(trace_dir), origin), "argument")
     from_env = os.environ.get(ENV_VAR)
     if from_env:
         return Located(check_trace_folder(Path(from_env), f"${ENV_VAR}"), f"env var {ENV_VAR}")
-    cache = default_cache_dir()
-    if _holds_pinned_files(cache):
-        return Located(cache.resolve(), "cache")
-    if not download:
-        raise TracesNotFoundError(
-            f"no complete trace set in the cache {cache} and downloading is off; {HOW_TO_POINT}"
-        )
-    return Located(fetch_traces(cache), "downloaded")
+    return Located(embedded_trace_dir(), EMBEDDED)
 
 
-def resolve_trace_dir(
-    trace_dir: str | os.PathLike[str] | None = None, *, download: bool = True
-) -> Path:
-    """The trace folder: trace_dir, else $ZEUS_GYM_TRACE_DIR, else the cache, else a download."""
-    return locate_traces(trace_dir, download=download).path
+def resolve_trace_dir(trace_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The trace folder: trace_dir, else $ZEUS_GYM_TRACE_DIR, else the copy shipped with zeus-gym."""
+    return locate_traces(trace_dir).path

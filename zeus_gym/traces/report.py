@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from zeus_gym.traces.load import TraceSet
-from zeus_gym.traces.locate import Located, power_files, sha256_of
+from zeus_gym.traces.locate import EMBEDDED, Located, power_files, sha256_of
 from zeus_gym.traces.registry import REGISTRY, TRAIN_FILE
 
 WORKLOAD_KEY = ["dataset", "network", "optimizer"]
@@ -88,7 +88,8 @@ def file_lines(root: Path) -> list[str]:
 
 def describe(located: Located, traces: TraceSet) -> list[str]:
     """The lines `zeus-gym traces info` prints."""
-    lines = [f"traces: {located.path}", f"located by: {located.source}", "files:"]
+    how = {"argument": "argument (--trace-dir / trace_dir=)", EMBEDDED: "embedded: the copy shipped with zeus-gym (SHA-256 verified)"}
+    lines = [f"traces: {located.path}", f"located by: {how.get(located.source, located.source)}", "files:"]
     lines += file_lines(located.path)
     lines.append(f"GPUs: {', '.join(traces.gpus)}")
     lines.append("workloads (dataset network optimizer):")
