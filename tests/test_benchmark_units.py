@@ -47,8 +47,13 @@ def test_lists_all_and_seed_ranges():
         (dict(seeds="5-1"), "--seeds: '5-1' must be"),
         (dict(seeds="a"), "--seeds: 'a' is neither a seed nor a range a-b"),
         (dict(seeds=","), "--seeds needs at least one value"),
-        (dict(etas="2"), "eta_knob must be a number in [0, 1]"),
-        (dict(betas="x"), "--beta: 'x' is not a comma-separated list of numbers"),
+        (dict(seeds="1-1000000000"), "--seeds: '1-1000000000' gives 1,000,000,000 seeds, more than 10,000"),
+        (dict(seeds="0-5,10000-20000"), "--seeds: '0-5,10000-20000' gives 10,007 seeds"),
+        (dict(seeds="4294967296"), "--seeds: '4294967296' goes past the largest seed, 4294967295"),
+        (dict(etas="2"), "--etas: 2.0 is not in [0, 1]"),
+        (dict(betas="0"), "--betas: 0.0 is not > 0"),
+        (dict(betas="nan"), "--betas: nan is not > 0"),
+        (dict(betas="x"), "--betas: 'x' is not a comma-separated list of numbers"),
     ],
 )
 def test_bad_grids(changes, message):

@@ -45,6 +45,15 @@ class Grid:
         for name in ("agents", "workloads", "gpus", "seeds", "etas", "betas"):
             if not getattr(self, name):
                 raise ValueError(f"the benchmark needs at least one value of {name}")
+        # Named as the command line spells them; check_knobs then checks what is left.
+        for eta in self.etas:
+            if not 0.0 <= eta <= 1.0:
+                raise ValueError(f"--etas: {eta!r} is not in [0, 1]")
+        for beta in self.betas:
+            if not beta > 0:
+                raise ValueError(f"--betas: {beta!r} is not > 0 (inf: no early stopping)")
+        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) or self.max_retries < 1:
+            raise ValueError(f"--max-retries must be >= 1, got {self.max_retries!r}")
         for eta, beta in itertools.product(self.etas, self.betas):
             check_knobs(eta, beta, self.max_retries)
         if self.recurrences is not None and self.recurrences < 1:
@@ -68,10 +77,13 @@ class Grid:
 
     @classmethod
     def from_json(cls, fields: dict[str, Any]) -> Grid:
-        """The inverse of `to_json`."""
-        lists = {name: tuple(float(v) if name in ("etas", "betas") else v for v in fields[name])
-                 for name in ("agents", "workloads", "gpus", "seeds", "etas", "betas")}
-        return cls(**lists, recurrences=fields["recurrences"], max_retries=fields["max_retries"])
+        """The inverse of `to_json` (ValueError if `fields` is not what it wrote)."""
+        try:
+            lists = {name: tuple(float(v) if name in ("etas", "betas") else v for v in fields[name])
+                     for name in ("agents", "workloads", "gpus", "seeds", "etas", "betas")}
+            return cls(**lists, recurrences=fields["recurrences"], max_retries=fields["max_retries"])
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"not a benchmark grid (missing or malformed {error})") from None
 
 
 def _unique(items: Iterable[Any]) -> tuple[Any, ...]:
@@ -102,6 +114,12 @@ def parse_agents(text: str) -> tuple[str, ...]:
     return _unique(_split(DEFAULT_AGENTS if text.strip() == "all" else text, "agents"))
 
 
+# More seeds than this is a typo (1-100000 for 1-10), not an experiment: each is an episode per
+# agent, workload, GPU and knob pair. Seeds must fit numpy's 32-bit seeding of the legacy agents.
+MAX_SEEDS = 10_000
+MAX_SEED = 2**32 - 1
+
+
 def parse_seeds(text: str) -> tuple[int, ...]:
     """Seeds such as "1-5", "1,3,7" or "1-3,10"."""
     seeds: list[int] = []
@@ -113,6 +131,11 @@ def parse_seeds(text: str) -> tuple[int, ...]:
             raise ValueError(f"--seeds: {item!r} is neither a seed nor a range a-b") from None
         if first < 0 or last < first:
             raise ValueError(f"--seeds: {item!r} must be a non-negative seed or a range a-b with a <= b")
+        if last > MAX_SEED:
+            raise ValueError(f"--seeds: {item!r} goes past the largest seed, {MAX_SEED}")
+        if len(seeds) + last - first + 1 > MAX_SEEDS:
+            raise ValueError(f"--seeds: {text!r} gives {len(seeds) + last - first + 1:,} seeds, more than {MAX_SEEDS:,} "
+                             "(an episode each per agent, workload, GPU, eta and beta); give fewer")
         seeds.extend(range(first, last + 1))
     return _unique(seeds)
 
@@ -133,8 +156,8 @@ def parse_grid(agents: str, workloads: str, gpus: str, seeds: str, etas: str, be
         workloads=parse_names(workloads, WORKLOADS, "workloads"),
         gpus=parse_names(gpus, known_gpus, "gpus"),
         seeds=parse_seeds(seeds),
-        etas=parse_floats(etas, "eta"),
-        betas=parse_floats(betas, "beta"),
+        etas=parse_floats(etas, "etas"),
+        betas=parse_floats(betas, "betas"),
         recurrences=recurrences,
         max_retries=max_retries,
     )

@@ -107,7 +107,14 @@ def read_config(folder: Path) -> dict[str, Any]:
     path = folder / CONFIG_FILE
     if not path.is_file():
         raise ValueError(f"{folder} is not a benchmark folder: it has no {CONFIG_FILE}")
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not a zeus-gym benchmark configuration (not JSON: {error}); "
+                         "restore it, or use a new --output folder") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path} is not a zeus-gym benchmark configuration (not a JSON object); use a new --output folder")
+    return config
 
 
 def _comparable(config: dict[str, Any]) -> dict[str, Any]:
@@ -195,7 +202,13 @@ def read_results(path: Path, *, repair: bool = False) -> list[dict[str, Any]]:
         return []
     if lines[0] != list(COLUMNS):
         raise ConfigMismatch(f"{path} has other columns than this zeus-gym writes: use a new --output folder")
-    rows = [parse_row(cells) for cells in lines[1:]]
+    rows = []
+    for number, cells in enumerate(lines[1:], start=2):
+        try:
+            rows.append(parse_row(cells))
+        except ValueError as error:
+            raise ValueError(f"{path}, line {number}: not a results line of zeus-gym benchmark ({error}); "
+                             "repair or delete that line to resume, or use a new --output folder") from None
     seen: set[Case] = set()
     for row in rows:
         case = row_case(row)

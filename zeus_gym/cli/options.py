@@ -48,7 +48,7 @@ Beta = Annotated[float, typer.Option("--beta", callback=lambda value: positive(v
 Seed = Annotated[int, typer.Option("--seed", min=0, help="Seed (>= 0).")]
 Recurrences = Annotated[Optional[int], typer.Option("--recurrences", min=1, show_default=False,
                                                     help="Recurrences per episode, >= 1 (default: 2*|B|*|P| of the job).")]
-MaxRetries = Annotated[int, typer.Option("--max-retries", min=0, help="Failed attempts before b0 finishes a recurrence (>= 0).")]
+MaxRetries = Annotated[int, typer.Option("--max-retries", min=1, help="Failed attempts before b0 finishes a recurrence (>= 1).")]
 Workers = Annotated[Optional[int], typer.Option("--workers", min=1, show_default=False, help="Worker processes, >= 1 (default: one per core).")]
 Format = Annotated[str, typer.Option("--format", callback=lambda value: one_of(value, FORMATS), help="File format of the figures.")]
 HistoryFile = Annotated[Optional[Path], typer.Option("--history", show_default=False, dir_okay=False,

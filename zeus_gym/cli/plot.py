@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from zeus_gym.benchmark.grid import Grid
-from zeus_gym.benchmark.results import RESULTS_FILE, read_config, read_results
+from zeus_gym.benchmark.results import CONFIG_FILE, RESULTS_FILE, read_config, read_results
 from zeus_gym.benchmark.run import default_case
 from zeus_gym.cli.benchmark import figures
 from zeus_gym.cli.errors import user_errors
@@ -29,7 +29,10 @@ def plot(
 ) -> None:
     """Re-draw a benchmark folder's figures: heatmaps from its results, per-case figures by re-playing the case."""
     with user_errors():
-        grid = Grid.from_json(read_config(folder))
+        try:
+            grid = Grid.from_json(read_config(folder))
+        except ValueError as error:
+            raise ValueError(f"{folder / CONFIG_FILE}: {error}; it was not written by zeus-gym benchmark") from None
         rows = read_results(folder / RESULTS_FILE)
         case = default_case(grid, agent, workload, gpu, seed, eta, beta)
         figures(folder, grid, rows, case, trace_dir, format)
