@@ -127,6 +127,32 @@ def test_summary_means_stds_and_regret():
     assert text.rstrip().splitlines()[-1].startswith("| **mean** | **all pairs** | **0.900 ± 0.150 (+10.0 %)**")
 
 
+def test_regret_is_against_the_oracles_episodes_so_the_oracle_reads_zero():
+    g = grid(agents="zeus,oracle", seeds="1-3")
+    # The Oracle played below its expectation (over_oracle < 1): its regret must still be 0, not negative.
+    ratios = {"zeus": [0.5, 0.6, 0.7], "oracle": [0.45, 0.5, 0.55]}
+    rows = [row(case, ratios[case.agent][case.seed - 1], 0.97) for case in g.cases()]
+    cells = {(c.workload, c.agent): c for c in summarize(rows, g)}
+    for workload in ("squad", "librispeech", "all"):
+        assert cells[workload, "oracle"].regret_pct == 0.0 and cells[workload, "oracle"].regret_vs == "oracle episodes"
+        assert cells[workload, "zeus"].regret_pct == pytest.approx((0.6 / 0.5 - 1) * 100)
+    text = markdown(list(cells.values()), g)
+    assert "cost per recurrence / Default's expected cost per recurrence" in text
+    assert "% above the Oracle's mean cost over the same seeds (its own regret is 0)" in text
+    assert "| squad | a40 | 0.600 ± 0.100 (+20.0 %) | 0.500 ± 0.050 (+0.0 %) |" in text
+    assert "-0.0 %" not in text and "(-" not in text
+
+
+def test_one_seed_shows_no_spread():
+    g = grid(seeds="4")
+    rows = [row(case, 0.8, 1.25) for case in g.cases()]
+    cells = summarize(rows, g)
+    assert all(math.isnan(c.std) for c in cells)
+    text = markdown(cells, g)
+    assert "±" not in text and "one seed (no spread)" in text and "the Oracle's expected cost" in text
+    assert "| squad | a40 | 0.800 (+25.0 %) | 0.800 (+25.0 %) |" in text
+
+
 def test_agents_with_files_of_their_own_are_hashed(tmp_path):
     agent = tmp_path / "agent.py"
     agent.write_text("class A: pass\n")

@@ -144,3 +144,22 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_results(group_file, tmp
     fresh = invoke(*cluster_args(group_file, tmp_path / "fresh", zeus_trace_dir, "--agent", f"{agent}:SlowDefault", "--workers", "1"))
     assert fresh.exit_code == 0, fresh.output
     assert results.read_bytes() == (tmp_path / "fresh" / "results.jsonl").read_bytes()
+
+
+def test_summary_table_has_real_headers_and_one_number_format():
+    import re
+
+    import pandas as pd
+
+    from zeus_gym.cluster.run import Settings
+    from zeus_gym.cluster.summary import summary_markdown
+
+    summary = pd.DataFrame([dict(dataset="squad", groups=1234, submissions=5678, runs=6000, retries=3, energy=123456789.0, energy_vs_default=0.91234,
+                                 time=7200.0, time_vs_default=1.0, cost=2.5e8, cost_vs_default=0.95)])
+    settings = Settings("synthetic", 10, 0, "v100", 0.5, 2.0, "zeus", None, None, None)
+    lines = summary_markdown(summary, settings).splitlines()
+    assert lines[2] == ("| dataset | groups | submissions | runs | retries | energy (MJ) | energy / Default | GPU time (h) | "
+                        "GPU time / Default | cost (MJ) | cost / Default |")
+    assert lines[4] == "| squad | 1,234 | 5,678 | 6,000 | 3 | 123.46 | 0.912 | 2.00 | 1.000 | 250.00 | 0.950 |"
+    totals, ratios = lines[4].split(" | ")[5::2], lines[4].strip(" |").split(" | ")[6::2]
+    assert all(re.fullmatch(r"[\d,]+\.\d\d", cell) for cell in totals) and all(re.fullmatch(r"\d\.\d{3}", cell) for cell in ratios)

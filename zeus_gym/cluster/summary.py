@@ -32,15 +32,18 @@ def summary_frame(rows: list[Row]) -> pd.DataFrame:
 
 
 def summary_markdown(summary: pd.DataFrame, settings: Settings) -> str:
-    """The summary as a Markdown table (energy in MJ, GPU time in hours)."""
-    head = (f"{settings.agent} vs Default on {settings.groups} groups, {settings.gpu} (eta {settings.eta:g}, beta {settings.beta:g}); "
-            "energy and GPU time scaled by each submission's runtime ratio, cost = eta * energy + (1 - eta) * MAXPOWER * time; "
-            "x = agent / Default, lower is better.")
-    lines = [head, "", "| dataset | groups | submissions | runs | retries | energy (MJ) | x | time (h) | x | cost | x |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    """The summary as a Markdown table: totals with thousands separators and two decimals (energy
+    and cost in MJ, GPU time in hours), ratios to Default with three decimals."""
+    head = (f"{settings.agent} vs Default on {settings.groups} groups, {settings.gpu} (eta {settings.eta:g}, beta {settings.beta:g}). "
+            "Energy and GPU time are scaled by each submission's runtime ratio; cost = eta * energy + (1 - eta) * MAXPOWER * time, "
+            "in MJ like energy. \"/ Default\" = the agent's total over Default's on the same groups and seeds; lower is better.")
+    columns = ["dataset", "groups", "submissions", "runs", "retries", "energy (MJ)", "energy / Default", "GPU time (h)",
+               "GPU time / Default", "cost (MJ)", "cost / Default"]
+    lines = [head, "", "| " + " | ".join(columns) + " |", "|---|" + "---:|" * (len(columns) - 1)]
     for line in summary.to_dict("records"):
         name = f"**{line['dataset']}**" if line["dataset"] == "all" else line["dataset"]
-        lines.append(f"| {name} | {line['groups']} | {line['submissions']} | {line['runs']} | {line['retries']} | "
-                     f"{line['energy'] / 1e6:.4g} | {line['energy_vs_default']:.3f} | {line['time'] / 3600:.4g} | "
-                     f"{line['time_vs_default']:.3f} | {line['cost']:.4g} | {line['cost_vs_default']:.3f} |")
+        cells = [name, f"{line['groups']:,}", f"{line['submissions']:,}", f"{line['runs']:,}", f"{line['retries']:,}",
+                 f"{line['energy'] / 1e6:,.2f}", f"{line['energy_vs_default']:.3f}", f"{line['time'] / 3600:,.2f}",
+                 f"{line['time_vs_default']:.3f}", f"{line['cost'] / 1e6:,.2f}", f"{line['cost_vs_default']:.3f}"]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
