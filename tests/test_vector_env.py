@@ -9,7 +9,7 @@ from gymnasium.utils.env_checker import data_equivalence
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 import zeus_gym  # noqa: F401
-from zeus_gym.core.draws import BufferedDraw, generator_draw
+from zeus_gym.core.draws import BufferedDraw, GeneratorDraw
 from zeus_gym.envs import RecurringJobVectorEnv
 
 ENV_ID = "ZeusGym/RecurringJob-v0"
@@ -85,7 +85,7 @@ def test_buffered_draws_equal_generator_integers(high):
     """Also at huge bounds, where Lemire's rejection step is taken often."""
     rng = np.random.default_rng(high)
     ours = BufferedDraw([np.random.default_rng(s) for s in range(5)], block=7)
-    reference = generator_draw([np.random.default_rng(s) for s in range(5)])
+    reference = GeneratorDraw([np.random.default_rng(s) for s in range(5)])
     for _ in range(200):
         bounds = rng.integers(1, high, size=5)
         assert (ours(bounds) == reference(bounds)).all()

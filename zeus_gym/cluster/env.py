@@ -13,7 +13,7 @@ from gymnasium import spaces
 
 from zeus_gym.cluster.groups import Group, GroupSource, GroupTable, load_groups
 from zeus_gym.core import Params
-from zeus_gym.core.draws import scalar_draw
+from zeus_gym.core.draws import ScalarDraw
 from zeus_gym.core.sim import SCALARS, simulate_run
 from zeus_gym.envs.setup import describe_invalid, job_info, load_params
 from zeus_gym.envs.spaces import ConfigurationSpace
@@ -241,7 +241,7 @@ class ClusterTraceEnv(gym.Env[dict, np.ndarray]):
         self._group: Group = self.groups.group(index)
         self._job = self._job_of[self._group.dataset]
         generator = np.random.default_rng(self._group.seed) if self.reference_seeding else self.np_random
-        self._draw = scalar_draw(generator)
+        self._draw = ScalarDraw(generator)
         first, last = float(self._group.start[0]), float(np.max(self._group.end))
         self._origin, self._span = first, max(last - first, 1.0)
         self._queue: list[tuple[float, int, InFlight]] = []

@@ -9,26 +9,33 @@ import numpy as np
 from zeus_gym.core.sim import Draw
 
 
-def generator_draw(generators: Sequence[np.random.Generator]) -> Draw:
+class GeneratorDraw:
     """`draw(bounds)` with job i drawing `generators[i].integers(0, bounds[i])`.
 
     A bound of 1 draws nothing, exactly like `Generator.integers(0, 1)`: single-path
     configurations must not advance the stream, or seeds would stop matching the reference.
+    A class rather than a closure, so that an env holding one can be deep-copied and pickled.
     """
 
-    def draw(bounds: np.ndarray) -> np.ndarray:
-        return np.array([g.integers(0, n) if n > 1 else 0 for g, n in zip(generators, bounds.tolist())], dtype=np.int64)
+    __slots__ = ("generators",)
 
-    return draw
+    def __init__(self, generators: Sequence[np.random.Generator]) -> None:
+        self.generators = list(generators)
+
+    def __call__(self, bounds: np.ndarray) -> np.ndarray:
+        return np.array([g.integers(0, n) if n > 1 else 0 for g, n in zip(self.generators, bounds.tolist())], dtype=np.int64)
 
 
-def scalar_draw(generator: np.random.Generator) -> Draw:
+class ScalarDraw:
     """`draw(bound)` of one job (the SCALARS backend): `generator.integers(0, bound)`, or 0."""
 
-    def draw(bound: int) -> int:
-        return generator.integers(0, bound) if bound > 1 else 0
+    __slots__ = ("generator",)
 
-    return draw
+    def __init__(self, generator: np.random.Generator) -> None:
+        self.generator = generator
+
+    def __call__(self, bound: int) -> int:
+        return self.generator.integers(0, bound) if bound > 1 else 0
 
 
 class BufferedDraw:
@@ -37,7 +44,7 @@ class BufferedDraw:
     `Generator.integers(0, n)` (n < 2**32) is Lemire's method on the generator's 32-bit stream:
     take a word w, return (w * n) >> 32 unless (w * n) mod 2**32 < (2**32 - n) mod n, in which case
     take another word. Words are fetched in blocks with `integers(0, 2**32, dtype=uint32)`, which
-    reads the same stream, so the draws are those of `generator_draw`, one for one.
+    reads the same stream, so the draws are those of `GeneratorDraw`, one for one.
     """
 
     def __init__(self, generators: Sequence[np.random.Generator], block: int = 1024) -> None:

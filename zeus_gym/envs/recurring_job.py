@@ -12,7 +12,7 @@ import numpy as np
 from gymnasium import spaces
 
 from zeus_gym.core import Outcome, Params, invalid_actions, observe, reset, step
-from zeus_gym.core.draws import generator_draw, scalar_draw
+from zeus_gym.core.draws import GeneratorDraw, ScalarDraw
 from zeus_gym.core.sim import SCALARS
 from zeus_gym.envs.setup import Gpus, Workloads, describe_invalid, job_info, load_params, pick_jobs
 from zeus_gym.envs.spaces import ConfigurationSpace
@@ -50,6 +50,31 @@ def observation_space(params: Params) -> spaces.Dict:
 
 
 INFO_FIELDS = tuple(f.name for f in fields(Outcome) if f.name not in ("reward", "terminated"))
+RENDER_MODES = ["ansi"]
+
+
+def check_render_mode(render_mode: str | None) -> str | None:
+    """None or one of RENDER_MODES."""
+    if render_mode is not None and render_mode not in RENDER_MODES:
+        raise ValueError(f"render_mode must be None or one of {RENDER_MODES}, got {render_mode!r}")
+    return render_mode
+
+
+def render_text(job_info: dict[str, Any], info: dict[str, Any] | None) -> str:
+    """One line about the last run: configuration, epochs, energy, time, cost, reached."""
+    job = f"{job_info['workload'].dataset} on {job_info['gpu']}"
+    if info is None:
+        return f"{job}: no run yet"
+    where = f"{job} recurrence {info['recurrence']}/{job_info['num_recurrences']} attempt {info['attempt']}"
+    limit = f"{info['power_limit']} W" + (" (profiled)" if info["profiled"] else "")
+    if not info["ran"]:
+        text = f"{where}: batch size {info['batch_size']} at {limit} did not start (cannot afford one epoch)"
+    else:
+        text = (f"{where}: batch size {info['batch_size']} at {limit}, {info['epochs']} epochs, {info['energy']:.6g} J, "
+                f"{info['time']:.6g} s, cost {info['cost']:.6g}, {'reached' if info['reached'] else 'missed'} the target")
+    if info["fallback"]:
+        text += f"; b0 fallback {info['fallback_batch_size']} at {info['fallback_power_limit']} W, cost {info['fallback_cost']:.6g}"
+    return text
 
 
 def outcome_info(params: Params, out: Outcome, job: int, i: int | None = None) -> dict[str, Any]:
@@ -153,8 +178,15 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
     | `beta_knob`       | `2.0`           | early-stop threshold factor; `inf` disables early stopping  |
     | `num_recurrences` | `None`          | recurrences per episode; None: 2 |B| |P| as in the paper    |
     | `max_retries`     | `20`            | failed attempts before the b0 fallback finishes a recurrence|
-    | `trace_dir`       | `None`          | trace folder; None: `ZEUS_GYM_TRACE_DIR`, cache, download   |
+    | `trace_dir`       | `None`          | trace folder; None: `ZEUS_GYM_TRACE_DIR`, else the shipped traces |
     | `slots`           | `None`          | pad the spaces to at least (batch sizes, power limits), e.g. `(15, 9)` for all default jobs, to run a policy on jobs it was not trained on |
+    | `render_mode`     | `None`          | `None`, or `"ansi"`: `render()` returns a line about the last run |
+
+    ## Copies
+
+    `copy.deepcopy(env)` and `pickle` give an env in the same state with its own copy of the
+    random stream: it continues exactly as the original would, and stepping it leaves the
+    original untouched.
 
     ```python
     import gymnasium as gym
@@ -170,7 +202,8 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
     - v0: initial release; simulation semantics of zeus==0.16.0; single and multi-workload.
     """
 
-    metadata = {"render_modes": []}
+    # render_fps is required by the checkers once there is a render mode; text frames have no rate of their own.
+    metadata = {"render_modes": RENDER_MODES, "render_fps": 1}
 
     def __init__(
         self,
@@ -182,7 +215,9 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
         max_retries: int = 20,
         trace_dir: str | os.PathLike | None = None,
         slots: tuple[int, int] | None = None,
+        render_mode: str | None = None,
     ) -> None:
+        self.render_mode = check_render_mode(render_mode)
         self.params = load_params(
             workload, gpu, eta_knob=eta_knob, beta_knob=beta_knob, num_recurrences=num_recurrences,
             max_retries=max_retries, trace_dir=trace_dir, slots=slots,
@@ -192,16 +227,16 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
         self.observation_space = observation_space(self.params)
         self._state = None
         self._done = False
-        self._draw = scalar_draw(self.np_random)
+        self._last_info: dict[str, Any] | None = None
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict[str, Any]]:
         super().reset(seed=seed)
-        self._draw = scalar_draw(self.np_random)
-        job = pick_jobs(self.params, generator_draw([self.np_random]), np.ones(1, dtype=bool), options)
+        job = pick_jobs(self.params, GeneratorDraw([self.np_random]), np.ones(1, dtype=bool), options)
         self._state = reset(self.params, job)
         self.job_info = job_info(self.params, int(job[0]))
         self.action_space.set_playable(self.params.playable[job[0]])
         self._done = False
+        self._last_info = None
         return self._observation(), copy.deepcopy(self.job_info)
 
     def step(self, action: np.ndarray) -> tuple[dict, SupportsFloat, bool, bool, dict[str, Any]]:
@@ -216,9 +251,21 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
         job = int(self._state.job[0])
         if invalid_actions(self.params, self._state, b, p, SCALARS):
             raise ValueError(describe_invalid(self.params, job, batch))
-        self._state, out = step(self.params, self._state, b, p, self._draw, backend=SCALARS, inplace=True)
+        # The draw reads self.np_random at each step (no stored closure over it), so a deep copy or
+        # an unpickled env draws from its own copy of the stream.
+        self._state, out = step(self.params, self._state, b, p, ScalarDraw(self.np_random), backend=SCALARS, inplace=True)
         self._done = bool(out.terminated)
-        return self._observation(), float(out.reward), self._done, False, outcome_info(self.params, out, job)
+        info = outcome_info(self.params, out, job)
+        self._last_info = info
+        return self._observation(), float(out.reward), self._done, False, info
+
+    def render(self) -> str | None:
+        """With render_mode "ansi": one line about the last run (configuration, epochs, energy,
+        time, cost, reached); with None: nothing."""
+        if self.render_mode is None:
+            gym.logger.warn("render() was called with render_mode=None: make the env with render_mode='ansi'")
+            return None
+        return render_text(self.job_info, self._last_info)
 
     def action_masks(self) -> np.ndarray:
         """Playable actions of the current job, flat: entry `b * (P + 1) + p` (see `FlatActions`).

@@ -14,7 +14,7 @@ from gymnasium.vector.utils import batch_space
 from zeus_gym.core import Outcome, invalid_actions, observe, reset, step
 from zeus_gym.core.draws import BufferedDraw
 from zeus_gym.core.sim import replace_rows
-from zeus_gym.envs.recurring_job import INFO_FIELDS, observation_space, outcome_info
+from zeus_gym.envs.recurring_job import INFO_FIELDS, RENDER_MODES, check_render_mode, observation_space, outcome_info, render_text
 from zeus_gym.envs.setup import Gpus, Workloads, describe_invalid, job_info, load_params, pick_jobs
 from zeus_gym.envs.spaces import ConfigurationSpace
 
@@ -55,6 +55,8 @@ class RecurringJobVectorEnv(VectorEnv):
     `num_envs`, then the arguments of `RecurringJobEnv`, `autoreset_mode`, and `copy` (default
     True): with False every step returns the same observation buffers, overwritten by the next
     step, which saves an allocation of every observation array per step (as in SyncVectorEnv).
+    `render_mode` None or "ansi" (`render()`: a line per sub-environment about its last run).
+    `copy.deepcopy` and `pickle` give an independent env that continues exactly as the original.
     `reset(seed=s)` seeds sub-environment i with `s + i`, as `SyncVectorEnv` does; a list of
     seeds gives each its own.
 
@@ -69,7 +71,7 @@ class RecurringJobVectorEnv(VectorEnv):
     - v0: initial release.
     """
 
-    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
+    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": RENDER_MODES, "render_fps": 1}
 
     def __init__(
         self,
@@ -84,7 +86,9 @@ class RecurringJobVectorEnv(VectorEnv):
         slots: tuple[int, int] | None = None,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         copy: bool = True,
+        render_mode: str | None = None,
     ) -> None:
+        self.render_mode = check_render_mode(render_mode)
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
         modes = {m.value: m for m in AutoresetMode} | {m.name.lower(): m for m in AutoresetMode}
@@ -109,6 +113,7 @@ class RecurringJobVectorEnv(VectorEnv):
         self._state = None
         self._draw = BufferedDraw([None] * num_envs)
         self._needs_reset = np.zeros(num_envs, dtype=bool)
+        self._last: list[dict[str, Any] | None] = [None] * num_envs  # each sub-environment's last step info
 
     def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict[str, Any]]:
         super().reset(seed=seed if isinstance(seed, int) else None)
@@ -128,6 +133,8 @@ class RecurringJobVectorEnv(VectorEnv):
             self._state = reset(self.params, self._jobs)
         self._reset_rows(rows, options)
         self._needs_reset[rows] = False
+        for i in rows.tolist():
+            self._last[i] = None
         return self._observe(), self._reset_infos({}, rows)
 
     def step(self, actions: np.ndarray) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
@@ -150,6 +157,9 @@ class RecurringJobVectorEnv(VectorEnv):
         draw = self._draw if not idle.any() else (lambda bounds: self._draw(np.where(idle, 1, bounds)))
         self._state, out = step(self.params, self._state, actions[:, 0], actions[:, 1], draw, inplace=True)
         rewards, terminations = np.where(idle, 0.0, out.reward), out.terminated & ~idle
+        if self.render_mode is not None:
+            for i in np.flatnonzero(~idle).tolist():
+                self._last[i] = outcome_info(self.params, out, int(self._jobs[i]), i)
         same_step = self.autoreset_mode == AutoresetMode.SAME_STEP
         # With SAME_STEP an ended sub-environment reports its reset info; its step is in final_info.
         infos = self._step_infos(out, ~idle & ~(terminations if same_step else idle))
@@ -166,6 +176,12 @@ class RecurringJobVectorEnv(VectorEnv):
             infos = self._reset_infos(infos, np.flatnonzero(idle))
         self._needs_reset = terminations.copy() if self.autoreset_mode != AutoresetMode.SAME_STEP else np.zeros(self.num_envs, dtype=bool)
         return self._observe(), rewards, terminations, np.zeros(self.num_envs, dtype=bool), infos
+
+    def render(self) -> tuple[str, ...] | None:
+        """With render_mode "ansi": a line per sub-environment about its last run; with None: nothing."""
+        if self.render_mode is None:
+            return None
+        return tuple(render_text(self._job_infos[int(job)], last) for job, last in zip(self._jobs, self._last))
 
     def action_masks(self) -> np.ndarray:
         """(num_envs, B * (P + 1)) playable actions of each sub-environment's job, flat."""
