@@ -98,6 +98,33 @@ def test_plot_redraws_a_chosen_case(small_run, zeus_trace_dir):
     assert result.exit_code == 1 and "is not a case of this benchmark" in result.output
 
 
+@pytest.mark.parametrize("format, signature", [("pdf", b"%PDF-"), ("svg", b"<?xml")])
+def test_plot_in_vector_formats_is_deterministic(small_run, zeus_trace_dir, format, signature):
+    out, _ = small_run
+    names = ["heatmap-eta0.5-beta2", "cumulative-squad-a40-seed1-eta0.5-beta2", "configurations-zeus-squad-a40-seed1-eta0.5-beta2"]
+    first = {}
+    for attempt in range(2):
+        result = invoke("plot", str(out), "--format", format, trace_dir=zeus_trace_dir)
+        assert result.exit_code == 0, result.output
+        for name in names:
+            data = (out / "plots" / f"{name}.{format}").read_bytes()
+            assert data.startswith(signature) and len(data) > 5000
+            assert first.setdefault(name, data) == data, name  # no date or version in the file
+    svg = (out / "plots" / f"{names[0]}.svg").read_text() if format == "svg" else ""
+    assert format != "svg" or ("Zeus" in svg and "sb3:" not in svg)
+
+
+def test_agent_labels_for_readers(tmp_path):
+    from zeus_gym.benchmark.plots import agent_label
+
+    (tmp_path / "mppo").mkdir()
+    (tmp_path / "mppo" / "config.json").write_text(json.dumps({"algo": "maskable-ppo"}))
+    assert [agent_label(a) for a in ("zeus", "default", "oracle", "grid", "random")] == ["Zeus", "Default", "Oracle", "Grid search", "Random"]
+    assert agent_label(f"sb3:{tmp_path / 'mppo'}") == "MaskablePPO (mppo)"
+    assert agent_label("sb3:nowhere/ppo-7") == "RL policy (ppo-7)"
+    assert agent_label("agents/ucb_bandit.py:UCBAgent") == "UCBAgent" == agent_label("my.agents:UCBAgent")
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -105,7 +132,7 @@ def test_plot_redraws_a_chosen_case(small_run, zeus_trace_dir):
         (["--workloads", "mnist"], "error: unknown workload 'mnist' in --workloads"),
         (["--gpus", "a40,h100"], "error: unknown gpu 'h100' in --gpus"),
         (["--seeds", "3-1"], "error: --seeds: '3-1' must be"),
-        (["--eta", "0.5,2"], "error: eta_knob must be a number in [0, 1]"),
+        (["--eta", "0.5,2"], "error: --etas: 2.0 is not in [0, 1]"),
     ],
 )
 def test_bad_options_print_one_line(zeus_trace_dir, tmp_path, args, message):
