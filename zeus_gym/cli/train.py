@@ -50,7 +50,7 @@ def parse_hyperparameters(text: str, algorithm: type) -> dict[str, Any]:
 
 @user_errors()
 def train(
-    algo: Annotated[str, typer.Option(callback=lambda value: one_of(value, ALGORITHMS), help="Algorithm (Stable-Baselines3 / sb3-contrib).")] = "maskable-ppo",
+    algo: Annotated[str, typer.Option(callback=lambda value: one_of(value, ALGORITHMS), help="Algorithm: ppo, a2c, dqn or maskable-ppo (Stable-Baselines3 / sb3-contrib).")] = "maskable-ppo",
     timesteps: Annotated[int, typer.Option(min=1, help="Environment steps (runs) to train for, >= 1.")] = 100_000,
     workloads: Annotated[str, typer.Option(help="Comma-separated workloads, or all.")] = "all",
     gpus: Annotated[str, typer.Option(help="Comma-separated GPUs, or all.")] = "all",
