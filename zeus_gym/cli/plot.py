@@ -29,8 +29,9 @@ def plot(
 ) -> None:
     """Re-draw a benchmark folder's figures: heatmaps from its results, per-case figures by re-playing the case."""
     with user_errors():
+        config = read_config(folder)
         try:
-            grid = Grid.from_json(read_config(folder))
+            grid = Grid.from_json(config)
         except ValueError as error:
             raise ValueError(f"{folder / CONFIG_FILE}: {error}; it was not written by zeus-gym benchmark") from None
         rows = read_results(folder / RESULTS_FILE)
