@@ -37,21 +37,40 @@ class ChunkLost(CaseFailed):
         self.user_error = False
 
 
+def trace_files(trace_dir: Path) -> dict[str, bytes]:
+    """The trace files (those the folder's config hashes), under traces/ in the shipped folder."""
+    return {f"traces/{status.name}": (trace_dir / status.name).read_bytes() for status in file_statuses(trace_dir)}
+
+
+def agent_shipment(spec: str, folder: str) -> tuple[dict[str, bytes], LocalSpec | None]:
+    """An agent's own files, under `folder` in the shipped folder, and how the agent is named on
+    a worker's copy (None: nothing to ship; a `package.module:Class` must be importable there)."""
+    target, _, name = spec.rpartition(":")
+    if spec.startswith("sb3:"):
+        local: LocalSpec = ("sb3:", folder, "")
+    elif target.endswith(".py") or "/" in target or "\\" in target:
+        local = ("", f"{folder}/{Path(target).name}", f":{name}")
+    else:
+        return {}, None
+    return {f"{folder}/{path.name}": path.read_bytes() for path in agent_files(spec)}, local
+
+
+def local_spec(spec: str, local: LocalSpec | None, root: Path) -> str:
+    """The agent's spec on a worker's copy of the shipped folder at `root`."""
+    if local is None:
+        return spec
+    prefix, path, suffix = local
+    return f"{prefix}{root / path}{suffix}"
+
+
 def shipped_files(grid: Grid, trace_dir: Path) -> tuple[dict[str, bytes], dict[str, LocalSpec]]:
-    """The files the workers need (the traces, the agents' files: module agents must be importable
-    on the workers) and how each such agent is named on a worker's copy."""
-    files = {f"traces/{status.name}": (trace_dir / status.name).read_bytes() for status in file_statuses(trace_dir)}
-    specs: dict[str, LocalSpec] = {}
+    """The files the workers need (the traces, the agents' files) and each such agent's spec there."""
+    files, specs = trace_files(trace_dir), {}
     for number, spec in enumerate(grid.agents):
-        target, _, name = spec.rpartition(":")
-        if spec.startswith("sb3:"):
-            specs[spec] = ("sb3:", f"agents/{number}", "")
-        elif target.endswith(".py") or "/" in target or "\\" in target:
-            specs[spec] = ("", f"agents/{number}/{Path(target).name}", f":{name}")
-        else:
-            continue
-        for path in agent_files(spec):
-            files[f"agents/{number}/{path.name}"] = path.read_bytes()
+        agent, local = agent_shipment(spec, f"agents/{number}")
+        if local is not None:
+            files.update(agent)
+            specs[spec] = local
     return files, specs
 
 
@@ -61,8 +80,7 @@ def play_chunk(cases: list[Case], grid: Grid, shipped: ShippedFiles, specs: dict
     root = local_copy(shipped)
     rows: list[Row] = []
     for index, case in enumerate(cases):
-        prefix, path, suffix = specs.get(case.agent, ("", "", ""))
-        here = case._replace(agent=f"{prefix}{root / path}{suffix}") if path else case
+        here = case._replace(agent=local_spec(case.agent, specs.get(case.agent), root))
         try:
             row = run_case(here, grid, root / "traces")
         except Exception as error:

@@ -12,6 +12,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from zeus_gym.backends import check_backend
+from zeus_gym.backends.options import Backend, RayAddress
 from zeus_gym.benchmark.command import one_line_errors, terminate_as_interrupt
 from zeus_gym.cli import friendly_errors
 from zeus_gym.cluster.groups import fetch_alibaba_groups, read_groups
@@ -59,6 +61,8 @@ def cluster(
                                                          "starting one costs about as much as playing them).")] = None,
     history: Annotated[Optional[Path], typer.Option(help="Write each group's runs as JSON Lines to DIR/<group>.jsonl.")] = None,
     trace_dir: Annotated[Optional[Path], typer.Option(help="Trace folder (default: $ZEUS_GYM_TRACE_DIR, else the user cache).")] = None,
+    backend: Backend = "local",
+    ray_address: RayAddress = None,
 ) -> None:
     """Play an agent and Default on every recurring job group of a cluster trace (the Zeus
     artifact's run_alibaba.py), in parallel into a resumable folder; print a per-dataset summary."""
@@ -69,9 +73,11 @@ def cluster(
         history=None if history is None else str(history),
     )
     with one_line_errors():
+        check_backend(backend, ray_address, workers)
         try:
             with terminate_as_interrupt(), progress_bar() as update:
-                table, rows, ran, workers = run_cluster(settings, output, workers=workers, on_rows=update)
+                table, rows, ran, workers = run_cluster(settings, output, workers=workers, on_rows=update,
+                                                        backend=backend, ray_address=ray_address)
         except KeyboardInterrupt:
             done = len(read_rows(output / RESULTS_FILE))
             typer.echo(f"interrupted: {done} groups are in {output / RESULTS_FILE}; run the same command again to resume", err=True)
@@ -79,7 +85,8 @@ def cluster(
         text = summary_markdown(summary_frame(rows), settings)
         (output / SUMMARY_FILE).write_text(text, encoding="utf-8")
         typer.echo(text)
-        typer.echo(f"{ran} groups played in {_elapsed(start)} with {workers} worker{'s' * (workers != 1)}, {len(rows) - ran} resumed; "
+        where = f"with {workers} worker{'s' * (workers != 1)}" if backend == "local" else f"on Ray ({ray_address or 'a local instance'})"
+        typer.echo(f"{ran} groups played in {_elapsed(start)} {where}, {len(rows) - ran} resumed; "
                    f"results in {output / RESULTS_FILE}, summary in {output / SUMMARY_FILE}"
                    + (f", histories in {history}" if history is not None else ""))
 
