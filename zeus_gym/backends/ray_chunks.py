@@ -91,30 +91,32 @@ class ChunkSizer:
 def run_chunks(ray: ModuleType, task: Callable[..., ChunkResult], items: Sequence[Item], arguments: tuple[Any, ...],
                cpus: int) -> Iterator[tuple[list[Item], ChunkResult]]:
     """Run `task(chunk, *arguments)` over chunks of `items` on Ray; yield each chunk with its
-    result as it finishes. Leaving early (an error, Ctrl-C, the caller stopping) cancels the tasks
-    in flight: their results are given up, and those yielded are the caller's to keep."""
+    result as it finishes. Leaving early (an error, Ctrl-C, the caller stopping) submits nothing
+    more; the results of the tasks in flight are given up, those yielded are the caller's to keep.
+
+    The tasks in flight are not `ray.cancel`led: cancelling a task while its result arrives can
+    crash the driver on a failed internal check of Ray's task manager (a race Ray has fixed in
+    parts, still seen here with Ray 2.60). The driver shutting Ray down (`ray_session`) ends its
+    job, and with it the job's tasks; a driver that stays connected lets at most
+    IN_FLIGHT_PER_CPU tasks of about TASK_SECONDS per CPU run out."""
     remote = ray.remote(num_cpus=1, max_retries=MAX_RETRIES)(task)
     sizer = ChunkSizer(cpus)
     pending: dict[Any, list[Item]] = {}
     position = 0
-    try:
-        while position < len(items) or pending:
-            while position < len(items) and len(pending) < IN_FLIGHT_PER_CPU * cpus:
-                chunk = list(items[position: position + sizer.next_size(len(items) - position)])
-                position += len(chunk)
-                pending[remote.remote(chunk, *arguments)] = chunk
-            done, _ = ray.wait(list(pending), num_returns=1, timeout=WAIT_SECONDS)
-            for ref in done:
-                chunk = pending.pop(ref)
-                try:
-                    result = ray.get(ref)
-                except ray.exceptions.RayError as error:
-                    raise TaskLost(chunk, error) from None
-                sizer.record(len(result.outputs) + (result.failure is not None), result.seconds)
-                yield chunk, result
-    finally:
-        for ref in pending:  # given up: stop them rather than let them run for nothing
-            ray.cancel(ref, force=True)
+    while position < len(items) or pending:
+        while position < len(items) and len(pending) < IN_FLIGHT_PER_CPU * cpus:
+            chunk = list(items[position: position + sizer.next_size(len(items) - position)])
+            position += len(chunk)
+            pending[remote.remote(chunk, *arguments)] = chunk
+        done, _ = ray.wait(list(pending), num_returns=1, timeout=WAIT_SECONDS)
+        for ref in done:
+            chunk = pending.pop(ref)
+            try:
+                result = ray.get(ref)
+            except ray.exceptions.RayError as error:
+                raise TaskLost(chunk, error) from None
+            sizer.record(len(result.outputs) + (result.failure is not None), result.seconds)
+            yield chunk, result
 
 
 def task_timer() -> Callable[[], float]:

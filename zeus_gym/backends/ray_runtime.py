@@ -9,8 +9,10 @@ import importlib.util
 import io
 import logging
 import os
+import signal
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -98,6 +100,7 @@ def ray_session(address: str | None) -> Iterator[ModuleType]:
     options: dict[str, Any] = {"logging_level": logging.WARNING}
     if address is None:
         options["include_dashboard"] = False  # a sweep's progress bar is on the terminal; the dashboard costs start-up time
+    handler = signal.getsignal(signal.SIGTERM)
     try:
         with child_environment():
             ray.init(address=address, **options)
@@ -105,6 +108,11 @@ def ray_session(address: str | None) -> Iterator[ModuleType]:
         where = "start a local Ray instance" if address is None else f"connect to the Ray cluster at --ray-address {address}"
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ValueError(f"cannot {where}: {first}") from None
+    if callable(handler) and threading.current_thread() is threading.main_thread():
+        # Ray's driver installs its own (native) SIGTERM handler, which kills the process on the
+        # spot; the command's handler stops the run as Ctrl-C does (finished cases kept), so it
+        # is put back.
+        signal.signal(signal.SIGTERM, handler)
     try:
         yield ray
     finally:

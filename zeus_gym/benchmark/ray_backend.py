@@ -106,11 +106,11 @@ def _rows(ray: Any, cases: list[Case], grid: Grid, shipped: ShippedFiles, specs:
 @contextlib.contextmanager
 def ray_rows(cases: list[Case], grid: Grid, trace_dir: Path, address: str | None) -> Iterator[Iterator[Row]]:
     """The rows of `cases` as their tasks finish, on the Ray cluster at `address` (None: a new
-    local instance). Leaving the block stops the tasks still running."""
+    local instance). Leaving the block ends the Ray session it started, and with it the tasks still running."""
     with ray_session(address) as ray:
         files, specs = shipped_files(grid, trace_dir)
         rows = _rows(ray, cases, grid, ship_files(ray, files), specs)
         try:
             yield rows
         finally:
-            rows.close()  # cancels the tasks in flight (an error, Ctrl-C) before Ray is shut down
+            rows.close()  # nothing more is submitted (an error, Ctrl-C)

@@ -66,8 +66,8 @@ def _batches(ray: Any, groups: list[str], settings: Settings, arguments: tuple[A
 def ray_batches(groups: list[str], settings: Settings, table: GroupTable, trace_dir: Path,
                 address: str | None) -> Iterator[tuple[Iterator[list[Row]], int]]:
     """The rows of `groups`, a chunk at a time as their tasks finish, on the Ray cluster at
-    `address` (None: a new local instance); and the cluster's CPUs. Leaving the block stops the
-    tasks still running."""
+    `address` (None: a new local instance); and the cluster's CPUs. Leaving the block ends the Ray
+    session it started, and with it the tasks still running."""
     with ray_session(address) as ray:
         files, agent = agent_shipment(settings.agent, "agents/0")
         shipped = ship_files(ray, {**trace_files(trace_dir), **files})
@@ -75,4 +75,4 @@ def ray_batches(groups: list[str], settings: Settings, table: GroupTable, trace_
         try:
             yield batches, ray_cpus(ray)
         finally:
-            batches.close()  # cancels the tasks in flight (an error, Ctrl-C) before Ray is shut down
+            batches.close()  # nothing more is submitted (an error, Ctrl-C)
