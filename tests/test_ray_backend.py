@@ -242,3 +242,22 @@ def test_measured_chunks_run_about_a_second():
         remaining -= size
     assert sizes[0] == 4 and sizes[1] == round(1.0 / 0.03) and sizes[-1] == 1
     assert sum(size >= 30 for size in sizes) > 0.8 * 2400 / 34
+
+
+def test_the_workers_play_on_a_copy_of_the_driver_traces(ray_cluster, zeus_trace_dir):
+    from zeus_gym.backends.ray_runtime import ship_files
+    from zeus_gym.benchmark.ray_backend import trace_files
+    from zeus_gym.benchmark.results import trace_hashes
+
+    def copied_hashes(shipped) -> tuple[str, dict[str, str]]:  # nested: pickled by value, for the workers
+        from zeus_gym.backends.ray_runtime import local_copy
+        from zeus_gym.benchmark.results import trace_hashes
+
+        root = local_copy(shipped)
+        return str(root), trace_hashes(root / "traces")
+
+    shipped = ship_files(ray_cluster, trace_files(zeus_trace_dir))
+    copied = ray_cluster.get([ray_cluster.remote(copied_hashes).remote(shipped) for _ in range(4)])
+    assert {root for root, _ in copied} != {str(zeus_trace_dir)} and len({root for root, _ in copied}) == 1
+    assert all(hashes == trace_hashes(zeus_trace_dir) for _, hashes in copied)
+    assert sorted(copied[0][1]) == sorted(path.name for path in zeus_trace_dir.glob("summary_*.csv"))
