@@ -98,7 +98,7 @@ def ray_session(address: str | None) -> Iterator[ModuleType]:
         yield ray
         return
     options: dict[str, Any] = {"logging_level": logging.WARNING}
-    if address is None:
+    if address is None and not os.environ.get("RAY_ADDRESS"):  # Ray joins $RAY_ADDRESS if set
         options["include_dashboard"] = False  # a sweep's progress bar is on the terminal; the dashboard costs start-up time
     handler = signal.getsignal(signal.SIGTERM)
     try:
