@@ -124,6 +124,35 @@ def test_a_killed_ray_worker_is_retried_to_the_same_bytes(ray_cluster, zeus_trac
     same_files(tmp_path / "local", tmp_path / "ray", BENCHMARK_FILES)
 
 
+# The same for the cluster command: the worker dies the first time it plays group GROUP.
+DYING_CLUSTER_AGENT = '''
+import os
+from zeus_gym.agents import DefaultAgent
+
+class DyingDefault(DefaultAgent):
+    def reset(self, job_info, seed):
+        if job_info["group"] == {group!r} and not os.path.exists({marker!r}):
+            open({marker!r}, "w").close()
+            os._exit(1)
+        super().reset(job_info, seed)
+'''
+
+
+def test_a_killed_ray_worker_is_retried_to_the_same_cluster_bytes(ray_cluster, group_file, zeus_trace_dir, tmp_path):
+    from zeus_gym.cluster import read_groups
+
+    marker, agent = tmp_path / "died", tmp_path / "dying.py"
+    agent.write_text(DYING_CLUSTER_AGENT.format(group=str(read_groups(group_file)["group"].unique()[25]), marker=str(marker)))
+    marker.touch()
+    local = invoke(*cluster_args(group_file, tmp_path / "local", zeus_trace_dir, "--agent", f"{agent}:DyingDefault", "--workers", "1"))
+    assert local.exit_code == 0, local.output
+    marker.unlink()
+    remote = invoke(*cluster_args(group_file, tmp_path / "ray", zeus_trace_dir, "--agent", f"{agent}:DyingDefault", "--backend", "ray"))
+    assert remote.exit_code == 0, remote.output
+    assert marker.exists()
+    same_files(tmp_path / "local", tmp_path / "ray", CLUSTER_FILES[:2])
+
+
 def test_an_interrupted_ray_run_resumes_to_the_same_bytes(ray_cluster, local_benchmark, zeus_trace_dir, tmp_path):
     grid = parse_grid("zeus,default,oracle,grid,random", "squad,librispeech", "a40,v100", "1-3", "0.5", "2",
                       load_trace_set(zeus_trace_dir).gpus)

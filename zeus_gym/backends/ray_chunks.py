@@ -7,8 +7,9 @@ small (the cost per item is not known yet, and the progress bar moves at once), 
 grow; near the end chunks shrink again so that every CPU has work until the last item. Chunks are
 consecutive items, so a worker's cached envs serve most of a chunk.
 
-Only a bounded number of tasks is in flight (IN_FLIGHT_PER_CPU per CPU): results stream back while
-the rest waits on the driver, and an interrupted run has little to cancel.
+Only a bounded number of tasks is in flight (IN_FLIGHT_PER_CPU per CPU of the cluster, recounted
+every RECOUNT_SECONDS so that machines joining mid-run get work): results stream back while the
+rest waits on the driver, and an interrupted run gives up little.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ MAX_CHUNK = 2000  # what a worker that dies must redo stays bounded
 IN_FLIGHT_PER_CPU = 2  # one running, one queued on each CPU: no idle gap between tasks
 MAX_RETRIES = 3  # Ray re-runs a task whose worker process or node died this many times
 WAIT_SECONDS = 0.2  # the driver wakes up this often, so Ctrl-C and SIGTERM act at once
+RECOUNT_SECONDS = 10.0  # how often the driver asks Ray how many CPUs the cluster has
 
 Item = TypeVar("Item")
 
@@ -89,7 +91,7 @@ class ChunkSizer:
 
 
 def run_chunks(ray: ModuleType, task: Callable[..., ChunkResult], items: Sequence[Item], arguments: tuple[Any, ...],
-               cpus: int) -> Iterator[tuple[list[Item], ChunkResult]]:
+               cpus: Callable[[], int]) -> Iterator[tuple[list[Item], ChunkResult]]:
     """Run `task(chunk, *arguments)` over chunks of `items` on Ray; yield each chunk with its
     result as it finishes. Leaving early (an error, Ctrl-C, the caller stopping) submits nothing
     more; the results of the tasks in flight are given up, those yielded are the caller's to keep.
@@ -100,11 +102,13 @@ def run_chunks(ray: ModuleType, task: Callable[..., ChunkResult], items: Sequenc
     job, and with it the job's tasks; a driver that stays connected lets at most
     IN_FLIGHT_PER_CPU tasks of about TASK_SECONDS per CPU run out."""
     remote = ray.remote(num_cpus=1, max_retries=MAX_RETRIES)(task)
-    sizer = ChunkSizer(cpus)
+    sizer = ChunkSizer(cpus())
     pending: dict[Any, list[Item]] = {}
-    position = 0
+    position, counted = 0, time.monotonic()
     while position < len(items) or pending:
-        while position < len(items) and len(pending) < IN_FLIGHT_PER_CPU * cpus:
+        if time.monotonic() - counted > RECOUNT_SECONDS:  # machines may join (or leave) the cluster mid-run
+            sizer.cpus, counted = cpus(), time.monotonic()
+        while position < len(items) and len(pending) < IN_FLIGHT_PER_CPU * sizer.cpus:
             chunk = list(items[position: position + sizer.next_size(len(items) - position)])
             position += len(chunk)
             pending[remote.remote(chunk, *arguments)] = chunk

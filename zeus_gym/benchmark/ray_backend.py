@@ -91,7 +91,7 @@ def play_chunk(cases: list[Case], grid: Grid, shipped: ShippedFiles, specs: dict
 
 def _rows(ray: Any, cases: list[Case], grid: Grid, shipped: ShippedFiles, specs: dict[str, LocalSpec]) -> Iterator[Row]:
     try:
-        for chunk, result in run_chunks(ray, play_chunk, cases, (grid, shipped, specs), ray_cpus(ray)):
+        for chunk, result in run_chunks(ray, play_chunk, cases, (grid, shipped, specs), lambda: ray_cpus(ray)):
             if result.version != zeus_gym.__version__:
                 raise ValueError(f"the Ray workers run zeus-gym {result.version}, this process {zeus_gym.__version__}: "
                                  f"install zeus-gym {zeus_gym.__version__} on every node of the cluster")

@@ -47,7 +47,7 @@ def play_group_chunk(groups: list[str], settings: Settings, shipped: ShippedFile
 
 
 def _batches(ray: Any, groups: list[str], settings: Settings, arguments: tuple[Any, ...]) -> Iterator[list[Row]]:
-    for _, result in run_chunks(ray, play_group_chunk, groups, (settings, *arguments), ray_cpus(ray)):
+    for _, result in run_chunks(ray, play_group_chunk, groups, (settings, *arguments), lambda: ray_cpus(ray)):
         if result.version != zeus_gym.__version__:
             raise ValueError(f"the Ray workers run zeus-gym {result.version}, this process {zeus_gym.__version__}: "
                              f"install zeus-gym {zeus_gym.__version__} on every node of the cluster")
