@@ -124,6 +124,31 @@ def test_a_killed_ray_worker_is_retried_to_the_same_bytes(ray_cluster, zeus_trac
     same_files(tmp_path / "local", tmp_path / "ray", BENCHMARK_FILES)
 
 
+ALWAYS_DYING_AGENT = '''
+import os
+from zeus_gym.agents import DefaultAgent
+
+class AlwaysDying(DefaultAgent):
+    def reset(self, job_info, seed):
+        if seed == 3:
+            os._exit(1)
+        super().reset(job_info, seed)
+'''
+
+
+def test_a_task_whose_workers_always_die_ends_the_run_keeping_the_rest(ray_cluster, zeus_trace_dir, tmp_path):
+    agent = tmp_path / "always.py"
+    agent.write_text(ALWAYS_DYING_AGENT)
+    result = invoke("benchmark", "--agents", f"{agent}:AlwaysDying", "--workloads", "squad", "--gpus", "a40", "--seeds", "1-3",
+                    "--no-plots", "--output", str(tmp_path / "ray"), "--trace-dir", str(zeus_trace_dir), "--backend", "ray")
+    assert result.exit_code == 1
+    assert "error: a Ray task playing" in result.output and "failed: " in result.output
+    assert "the finished cases are kept" in result.output and "Traceback" not in result.output
+    # the first chunk (seeds 1 and 2 with seed 3, or alone) may have died with seed 3: what was appended stays
+    kept = read_results(tmp_path / "ray" / "results.csv")
+    assert {row["seed"] for row in kept} <= {1, 2}
+
+
 # The same for the cluster command: the worker dies the first time it plays group GROUP.
 DYING_CLUSTER_AGENT = '''
 import os

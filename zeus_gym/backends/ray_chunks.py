@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Callable, Generic, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 TASK_SECONDS = 1.0  # Ray's guidance: a task should run for at least about a second
 FIRST_CHUNK = 4  # items in the first tasks, before anything is measured
@@ -59,7 +59,10 @@ class TaskLost(RuntimeError):
 
     def __init__(self, items: Sequence[Any], error: BaseException) -> None:
         lines = str(error).strip().splitlines()
-        super().__init__(f"a Ray task playing {len(items)} item(s) failed: {type(error).__name__}: {lines[0] if lines else ''}")
+        hint = ""
+        if "No module named 'zeus_gym'" in str(error):
+            hint = " (the Ray workers cannot import zeus_gym: install zeus-gym, of this version, on every node)"
+        super().__init__(f"a Ray task playing {len(items)} item(s) failed: {type(error).__name__}: {lines[0] if lines else ''}{hint}")
         self.items = list(items)
         self.details = str(error)
 
@@ -71,7 +74,6 @@ class ChunkSizer:
     cpus: int
     seconds: float = 0.0
     items: int = 0
-    sizes: list[int] = field(default_factory=list)
 
     def record(self, items: int, seconds: float) -> None:
         """A task finished `items` items in `seconds`."""
@@ -85,9 +87,7 @@ class ChunkSizer:
         else:
             size = round(TASK_SECONDS * self.items / self.seconds)
         tail = math.ceil(remaining / (IN_FLIGHT_PER_CPU * self.cpus))  # every CPU busy until the end
-        size = max(1, min(size, tail, MAX_CHUNK, remaining))
-        self.sizes.append(size)
-        return size
+        return max(1, min(size, tail, MAX_CHUNK, remaining))
 
 
 def run_chunks(ray: ModuleType, task: Callable[..., ChunkResult], items: Sequence[Item], arguments: tuple[Any, ...],

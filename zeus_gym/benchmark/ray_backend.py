@@ -32,7 +32,8 @@ class ChunkLost(CaseFailed):
     """A Ray task of cases failed without a result (its worker died more than Ray retries)."""
 
     def __init__(self, cases: list[Case], error: TaskLost) -> None:
-        RuntimeError.__init__(self, f"{error} (cases {cases[0].describe()} to {cases[-1].describe()})")
+        which = f"case {cases[0].describe()}" if len(cases) == 1 else f"cases {cases[0].describe()} to {cases[-1].describe()}"
+        RuntimeError.__init__(self, f"{error} ({which})")
         self.details = error.details
         self.user_error = False
 
