@@ -275,7 +275,7 @@ def test_without_ray_the_backend_names_the_extra(monkeypatch, tmp_path):
         assert result.output.strip() == 'error: --backend ray needs Ray, which is not installed: pip install "zeus-gym[ray]"'
 
 
-@given(cpus=st.integers(1, 64), items=st.integers(1, 100_000), seconds_per_item=st.floats(1e-5, 10.0))
+@given(cpus=st.integers(1, 64), items=st.integers(1, 10_000), seconds_per_item=st.floats(1e-5, 10.0))
 def test_chunks_cover_every_item_once_and_shrink_at_the_end(cpus, items, seconds_per_item):
     sizer, remaining, sizes = ChunkSizer(cpus), items, []
     while remaining:
