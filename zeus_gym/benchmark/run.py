@@ -97,11 +97,20 @@ def play_cases(cases: list[Case], grid: Grid, trace_dir: Path, pool: ProcessPool
             yield row
 
 
+@contextlib.contextmanager
+def local_rows(cases: list[Case], grid: Grid, trace_dir: Path, workers: int) -> Iterator[Iterator[Row]]:
+    """The rows of `cases` as they finish, from up to `workers` local worker processes."""
+    with worker_pool(workers, len(cases)) as pool:
+        yield play_cases(cases, grid, trace_dir, pool)
+
+
 def run_benchmark(grid: Grid, folder: Path, *, trace_dir: Path | None = None, workers: int = 1,
-                  on_row: Callable[[int, int], None] | None = None) -> tuple[Grid, list[Row], int]:
+                  on_row: Callable[[int, int], None] | None = None, backend: str = "local",
+                  ray_address: str | None = None) -> tuple[Grid, list[Row], int]:
     """Run the cases of `grid` not yet in `folder`; returns the folder's grid, all its rows, and how
     many were run now. `on_row(done, total)` is called once before the first case, then after
-    each case is durable."""
+    each case is durable. `backend` "ray" plays the cases on the Ray cluster at `ray_address`
+    (None: a new local instance) instead of `workers` local processes: same rows, same file."""
     root = resolve_trace_dir(trace_dir)
     check_agents(grid, root)
     grid = Grid.from_json(open_folder(folder, folder_config(grid, root)))
@@ -110,12 +119,18 @@ def run_benchmark(grid: Grid, folder: Path, *, trace_dir: Path | None = None, wo
     order = grid.cases()
     finished = {row_case(row) for row in rows}
     todo = [case for case in order if case not in finished]
-    with worker_pool(workers, len(todo)) as pool:
+    if backend == "ray" and todo:
+        from zeus_gym.benchmark.ray_backend import ray_rows  # Ray is an optional extra
+
+        finished_rows = ray_rows(todo, grid, root, ray_address)
+    else:
+        finished_rows = local_rows(todo, grid, root, workers)
+    with finished_rows as played:
         if on_row is not None:
             on_row(len(rows), len(order))
         writer = ResultsWriter(path)
         try:
-            for row in play_cases(todo, grid, root, pool):
+            for row in played:
                 writer.append(row)
                 rows.append(row)
                 if on_row is not None:

@@ -10,12 +10,13 @@ from typing import Annotated, Optional
 import typer
 
 from zeus_gym.agents import AGENTS
+from zeus_gym.backends import check_backend
 from zeus_gym.benchmark.grid import DEFAULT_AGENTS, Case, Grid, parse_grid
 from zeus_gym.benchmark.plots import PlotsUnavailable
 from zeus_gym.benchmark.results import RESULTS_FILE, read_results
 from zeus_gym.benchmark.run import CaseFailed, default_case, draw_figures, run_benchmark, write_summary
 from zeus_gym.cli.errors import output_folder, user_errors
-from zeus_gym.cli.options import Format, MaxRetries, Recurrences, TraceDir, Workers
+from zeus_gym.cli.options import Backend, Format, MaxRetries, RayAddress, Recurrences, TraceDir, Workers
 from zeus_gym.cli.progress import elapsed_since, progress_bar, terminate_as_interrupt
 from zeus_gym.traces import load_trace_set
 from zeus_gym.workloads import WORKLOADS
@@ -45,17 +46,21 @@ def benchmark(
     plots: Annotated[bool, typer.Option(help="Draw the figures at the end (needs matplotlib).")] = True,
     format: Format = "png",
     trace_dir: TraceDir = None,
+    backend: Backend = "local",
+    ray_address: RayAddress = None,
 ) -> None:
     """Run agents x workloads x GPUs x seeds (x etas x betas) in parallel into a resumable folder;
     write results.csv, summary.md, summary.csv and figures."""
     start = time.perf_counter()
-    workers = workers or os.cpu_count() or 1
     with user_errors():
+        check_backend(backend, ray_address, workers)
+        workers = workers or os.cpu_count() or 1
         output_folder(output)
         grid = parse_grid(agents, workloads, gpus, seeds, eta, beta, load_trace_set(trace_dir).gpus, recurrences, max_retries)
         try:
             with terminate_as_interrupt(), progress_bar("benchmark", "cases") as update:
-                grid, rows, ran = run_benchmark(grid, output, trace_dir=trace_dir, workers=workers, on_row=update)
+                grid, rows, ran = run_benchmark(grid, output, trace_dir=trace_dir, workers=workers, on_row=update,
+                                                backend=backend, ray_address=ray_address)
         except KeyboardInterrupt:
             done = len(read_results(output / RESULTS_FILE))
             typer.echo(f"interrupted: {done} of {len(grid.cases())} cases are in {output / RESULTS_FILE}; "
@@ -68,7 +73,8 @@ def benchmark(
                        "fix it and run the same command again to resume", err=True)
             raise typer.Exit(1) from None
         typer.echo(write_summary(output, grid, rows))
-        typer.echo(f"{ran} cases run in {elapsed_since(start)} with {workers} worker{'s' if workers > 1 else ''}, {len(rows) - ran} resumed; "
+        where = f"with {workers} worker{'s' if workers > 1 else ''}" if backend == "local" else f"on Ray ({ray_address or 'a local instance'})"
+        typer.echo(f"{ran} cases run in {elapsed_since(start)} {where}, {len(rows) - ran} resumed; "
                    f"results in {output / RESULTS_FILE}, summary in {output / 'summary.md'} and {output / 'summary.csv'}")
         if plots:
             try:

@@ -8,8 +8,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from zeus_gym.backends import check_backend
 from zeus_gym.cli.errors import output_folder, user_errors
-from zeus_gym.cli.options import Beta, Eta, Gpu, TraceDir
+from zeus_gym.cli.options import Backend, Beta, Eta, Gpu, RayAddress, TraceDir
 from zeus_gym.cli.progress import elapsed_since, progress_bar, terminate_as_interrupt
 from zeus_gym.cluster.run import RESULTS_FILE, SUMMARY_FILE, Settings, read_rows, run_cluster
 from zeus_gym.cluster.summary import summary_frame, summary_markdown
@@ -34,6 +35,8 @@ def cluster(
     history: Annotated[Optional[Path], typer.Option("--histories", file_okay=False, show_default=False,
                                                     help="Write each group's runs as JSON Lines to the FOLDER's <group>.jsonl (one file per group).")] = None,
     trace_dir: TraceDir = None,
+    backend: Backend = "local",
+    ray_address: RayAddress = None,
 ) -> None:
     """Play an agent and Default on every recurring job group of a cluster trace (the Zeus
     artifact's run_alibaba.py), in parallel into a resumable folder; print a per-dataset summary."""
@@ -44,12 +47,14 @@ def cluster(
         history=None if history is None else str(history),
     )
     with user_errors():
+        check_backend(backend, ray_address, workers)
         output_folder(output)
         if history is not None:
             output_folder(history, "--histories")
         try:
             with terminate_as_interrupt(), progress_bar("groups", "groups") as update:
-                table, rows, ran, workers = run_cluster(settings, output, workers=workers, on_rows=update)
+                table, rows, ran, workers = run_cluster(settings, output, workers=workers, on_rows=update,
+                                                        backend=backend, ray_address=ray_address)
         except KeyboardInterrupt:
             done = len(read_rows(output / RESULTS_FILE))
             typer.echo(f"interrupted: {done} groups are in {output / RESULTS_FILE}; run the same command again to resume", err=True)
@@ -57,6 +62,7 @@ def cluster(
         text = summary_markdown(summary_frame(rows), settings)
         (output / SUMMARY_FILE).write_text(text, encoding="utf-8")
         typer.echo(text)
-        typer.echo(f"{ran} groups played in {elapsed_since(start)} with {workers} worker{'s' * (workers != 1)}, {len(rows) - ran} resumed; "
+        where = f"with {workers} worker{'s' * (workers != 1)}" if backend == "local" else f"on Ray ({ray_address or 'a local instance'})"
+        typer.echo(f"{ran} groups played in {elapsed_since(start)} {where}, {len(rows) - ran} resumed; "
                    f"results in {output / RESULTS_FILE}, summary in {output / SUMMARY_FILE}"
                    + (f", histories in {history}" if history is not None else ""))

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from zeus_gym.backends import RAY_EXTRA
 from zeus_gym.benchmark.plots import FORMATS
 from zeus_gym.traces import TracesNotFoundError
 from zeus_gym.traces.locate import check_trace_folder
@@ -53,3 +54,10 @@ Workers = Annotated[Optional[int], typer.Option("--workers", min=1, show_default
 Format = Annotated[str, typer.Option("--format", callback=lambda value: one_of(value, FORMATS), help="File format of the figures.")]
 HistoryFile = Annotated[Optional[Path], typer.Option("--history", show_default=False, dir_okay=False,
                                                      help="Write each run as a line of JSON Lines to this FILE (its folder must exist).")]
+
+
+_RAY_EXTRA = RAY_EXTRA.replace("[", "\\[")  # Rich would read "[ray]" in a help text as markup
+Backend = Annotated[str, typer.Option(help=f"Where the episodes run: local (worker processes) or ray (Ray tasks; {_RAY_EXTRA}).")]
+RayAddress = Annotated[Optional[str], typer.Option(
+    help="With --backend ray, the Ray cluster to join: auto (the one started on this machine by `ray start`), host:port or "
+         "ray://host:port; default: $RAY_ADDRESS if set, else start a local Ray instance for the run.")]

@@ -52,10 +52,14 @@ class GroupEpisode:
 
     def write_history(self, path: str | os.PathLike) -> int:
         """`history_lines` as JSON Lines (floats repr-exact); returns the number of lines."""
-        lines = self.history_lines()
-        with open(path, "w", encoding="utf-8") as file:
-            file.writelines(json.dumps(line) + "\n" for line in lines)
-        return len(lines)
+        return write_history_lines(path, self.history_lines())
+
+
+def write_history_lines(path: str | os.PathLike, lines: list[dict[str, Any]]) -> int:
+    """History lines as JSON Lines (floats repr-exact); returns the number of lines."""
+    with open(path, "w", encoding="utf-8") as file:
+        file.writelines(json.dumps(line) + "\n" for line in lines)
+    return len(lines)
 
 
 def play_group(env: gym.Env, agent: Agent, group: str | int | None = None, seed: int | None = None) -> GroupEpisode:

@@ -13,6 +13,7 @@ folder check are the benchmark's (`zeus_gym.benchmark`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -30,7 +31,7 @@ from zeus_gym.benchmark.results import complete_lines, open_folder, trace_hashes
 from zeus_gym.benchmark.run import worker_pool
 from zeus_gym.cluster.env import ClusterTraceEnv
 from zeus_gym.cluster.groups import GroupTable, load_groups
-from zeus_gym.cluster.play import play_group
+from zeus_gym.cluster.play import GroupEpisode, play_group, write_history_lines
 from zeus_gym.traces import load_trace_set, resolve_trace_dir
 
 RESULTS_FILE = "results.jsonl"
@@ -71,14 +72,17 @@ def group_table(settings: Settings) -> GroupTable:
     return table
 
 
+def make_env(settings: Settings, table: GroupTable) -> ClusterTraceEnv:
+    """The env of the settings on `table`, seeded as the artifact does."""
+    return ClusterTraceEnv(table, gpu=settings.gpu, eta_knob=settings.eta, beta_knob=settings.beta,
+                           reference_seeding=True, max_retries=settings.max_retries, trace_dir=settings.trace_dir)
+
+
 def group_env(settings: Settings) -> ClusterTraceEnv:
-    """The env of the settings (one per process; reset per group), seeded as the artifact does."""
+    """The env of the settings (one per process; reset per group)."""
     env = _ENVS.get(settings)
     if env is None:
-        env = _ENVS[settings] = ClusterTraceEnv(
-            group_table(settings), gpu=settings.gpu, eta_knob=settings.eta, beta_knob=settings.beta,
-            reference_seeding=True, max_retries=settings.max_retries, trace_dir=settings.trace_dir,
-        )
+        env = _ENVS[settings] = make_env(settings, group_table(settings))
     return env
 
 
@@ -98,21 +102,33 @@ def safe_name(group: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", group) or "_"
 
 
+def group_result(env: ClusterTraceEnv, agent: str, group: str) -> tuple[Row, GroupEpisode]:
+    """Play the agent and Default on a group: its results row and the agent's episode."""
+    episode = play_group(env, cluster_agent(agent, env), group)
+    default = episode if agent == "default" else play_group(env, DefaultAgent(), group)
+    ours, theirs = asdict(episode.summary), asdict(default.summary)
+    row = {"group": group, "dataset": ours["dataset"], "submissions": ours["submissions"],
+           **{key: ours[key] for key in TOTALS}, **{f"default_{key}": theirs[key] for key in TOTALS}}
+    return row, episode
+
+
+def write_history(folder: str, group: str, lines: list[dict[str, Any]]) -> None:
+    """A group's history file, replaced at once (a crash leaves the old file or the new one)."""
+    path = Path(folder) / f"{safe_name(group)}.jsonl"
+    temporary = path.with_name(f".{path.name}.tmp")
+    write_history_lines(temporary, lines)
+    os.replace(temporary, path)
+
+
 def play_groups(settings: Settings, groups: list[str]) -> list[Row]:
     """Play the agent and Default on each group; write the agent's history if asked. (Workers.)"""
     env = group_env(settings)
     rows = []
     for group in groups:
-        episode = play_group(env, cluster_agent(settings.agent, env), group)
-        default = episode if settings.agent == "default" else play_group(env, DefaultAgent(), group)
+        row, episode = group_result(env, settings.agent, group)
         if settings.history is not None:
-            path = Path(settings.history) / f"{safe_name(group)}.jsonl"
-            temporary = path.with_name(f".{path.name}.tmp")
-            episode.write_history(temporary)
-            os.replace(temporary, path)
-        ours, theirs = asdict(episode.summary), asdict(default.summary)
-        rows.append({"group": group, "dataset": ours["dataset"], "submissions": ours["submissions"],
-                     **{key: ours[key] for key in TOTALS}, **{f"default_{key}": theirs[key] for key in TOTALS}})
+            write_history(settings.history, group, episode.history_lines())
+        rows.append(row)
     return rows
 
 
@@ -202,12 +218,24 @@ def default_workers(groups: int) -> int:
     return max(1, min(os.cpu_count() or 1, math.ceil(groups / GROUPS_PER_WORKER)))
 
 
+@contextlib.contextmanager
+def local_batches(groups: list[str], settings: Settings, workers: int) -> Iterator[tuple[Iterator[list[Row]], int]]:
+    """The rows of `groups`, a chunk at a time as they finish, from up to `workers` local processes;
+    and the number of workers."""
+    size = max(1, min(50, len(groups) // (8 * max(workers, 1)) or 1))
+    chunks = _chunks(groups, size)
+    with worker_pool(workers, len(chunks)) as pool:
+        yield _play(chunks, settings, pool), workers
+
+
 def run_cluster(settings: Settings, folder: Path, *, workers: int | None = None,
-                on_rows: Callable[[int, int], None] | None = None) -> tuple[GroupTable, list[Row], int, int]:
+                on_rows: Callable[[int, int], None] | None = None, backend: str = "local",
+                ray_address: str | None = None) -> tuple[GroupTable, list[Row], int, int]:
     """Play every group of `settings` not yet in `folder` with `workers` processes (None:
     `default_workers`); returns the table, all rows, how many groups were played now and the
-    number of workers. `on_rows(done, total)` is called before the first group and after each
-    durable batch."""
+    number of workers (with `backend` "ray": the CPUs of the Ray cluster at `ray_address`, None
+    for a new local instance). `on_rows(done, total)` is called before the first group and after
+    each durable batch."""
     root = resolve_trace_dir(settings.trace_dir)
     load_trace_set(root)  # parsed once here: forked workers inherit it
     table = group_table(settings)
@@ -222,15 +250,19 @@ def run_cluster(settings: Settings, folder: Path, *, workers: int | None = None,
     if unknown:
         raise ValueError(f"{path} has groups that are not in the groups: {sorted(unknown)[:5]}")
     todo = [group for group in table.ids if group not in done]
-    workers = default_workers(len(todo)) if workers is None else workers
-    size = max(1, min(50, len(todo) // (8 * max(workers, 1)) or 1))
-    chunks = _chunks(todo, size)
-    with worker_pool(workers, len(chunks)) as pool:
+    if backend == "ray" and todo:
+        from zeus_gym.cluster.ray_backend import ray_batches  # Ray is an optional extra
+
+        played = ray_batches(todo, settings, table, root, ray_address)
+    else:
+        workers = default_workers(len(todo)) if workers is None else workers
+        played = local_batches(todo, settings, workers)
+    with played as (batches, workers):
         if on_rows is not None:
             on_rows(len(rows), len(table))
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            for batch in _play(chunks, settings, pool):
+            for batch in batches:
                 _append(fd, batch)
                 rows.extend(batch)
                 if on_rows is not None:
