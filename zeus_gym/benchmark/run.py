@@ -17,6 +17,7 @@ from zeus_gym.benchmark.results import (
     RESULTS_FILE, ResultsWriter, folder_config, open_folder, read_config, read_results, row_case, trace_hashes, write_sorted,
 )
 from zeus_gym.benchmark.worker import case_env, init_worker, play_case, run_case
+from zeus_gym.folder_lock import lock_folder
 from zeus_gym.runner import Episode
 from zeus_gym.traces import resolve_trace_dir
 
@@ -104,25 +105,28 @@ def run_benchmark(grid: Grid, folder: Path, *, trace_dir: Path | None = None, wo
     each case is durable."""
     root = resolve_trace_dir(trace_dir)
     check_agents(grid, root)
-    grid = Grid.from_json(open_folder(folder, folder_config(grid, root)))
-    path = folder / RESULTS_FILE
-    rows = read_results(path, repair=True)
-    order = grid.cases()
-    finished = {row_case(row) for row in rows}
-    todo = [case for case in order if case not in finished]
-    with worker_pool(workers, len(todo)) as pool:
-        if on_row is not None:
-            on_row(len(rows), len(order))
-        writer = ResultsWriter(path)
-        try:
-            for row in play_cases(todo, grid, root, pool):
-                writer.append(row)
-                rows.append(row)
-                if on_row is not None:
-                    on_row(len(rows), len(order))
-        finally:
-            writer.close()
-    write_sorted(path, rows, order)
+    # Held from before the folder is read until its results are final: a second run on the same
+    # folder is refused at once instead of playing the grid again into the same file.
+    with lock_folder(folder, "zeus-gym benchmark"):
+        grid = Grid.from_json(open_folder(folder, folder_config(grid, root)))
+        path = folder / RESULTS_FILE
+        rows = read_results(path, repair=True)
+        order = grid.cases()
+        finished = {row_case(row) for row in rows}
+        todo = [case for case in order if case not in finished]
+        with worker_pool(workers, len(todo)) as pool:
+            if on_row is not None:
+                on_row(len(rows), len(order))
+            writer = ResultsWriter(path)
+            try:
+                for row in play_cases(todo, grid, root, pool):
+                    writer.append(row)
+                    rows.append(row)
+                    if on_row is not None:
+                        on_row(len(rows), len(order))
+            finally:
+                writer.close()
+        write_sorted(path, rows, order)
     return grid, rows, len(todo)
 
 
