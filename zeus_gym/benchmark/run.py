@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from zeus_gym.agents import load_agent
-from zeus_gym.benchmark import plots, summary
+from zeus_gym.benchmark import lifeline, plots, summary
 from zeus_gym.benchmark.grid import Case, Grid
 from zeus_gym.benchmark.results import (
     RESULTS_FILE, ResultsWriter, folder_config, open_folder, read_config, read_results, row_case, trace_hashes, write_sorted,
@@ -51,7 +52,8 @@ def worker_context() -> multiprocessing.context.BaseContext:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context()  # spawn, where there is no fork
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["zeus_gym.benchmark.worker"])
+    # The hook makes the fork server die with this process (see `lifeline`).
+    context.set_forkserver_preload(["zeus_gym.benchmark.forkserver_hook", "zeus_gym.benchmark.worker"])
     return context
 
 
@@ -63,7 +65,8 @@ def worker_pool(workers: int, cases: int) -> Iterator[ProcessPoolExecutor | None
         yield None
         return
     before = set(multiprocessing.active_children())
-    pool = ProcessPoolExecutor(count, mp_context=worker_context(), initializer=init_worker)
+    me = os.getpid()
+    pool = ProcessPoolExecutor(count, mp_context=worker_context(), initializer=init_worker, initargs=(me, lifeline.start_time(me)))
     try:
         yield pool
     except BaseException:
