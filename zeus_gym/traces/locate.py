@@ -15,10 +15,9 @@ import pooch
 import requests
 
 from zeus_gym.traces.errors import TraceHashError, TracesNotFoundError
+from zeus_gym.traces.files import missing_file, missing_power_files, scan_power_files
 from zeus_gym.traces.registry import (
     BASE_URL,
-    POWER_PREFIX,
-    POWER_SUFFIX,
     REGISTRY,
     TRAIN_FILE,
     UPSTREAM_COMMIT,
@@ -55,12 +54,7 @@ def sha256_of(path: Path) -> str:
 
 def power_files(folder: Path) -> dict[str, Path]:
     """GPU name -> path of each summary_power_<gpu>.csv in a folder, sorted by GPU name."""
-    found = {
-        path.name[len(POWER_PREFIX) : -len(POWER_SUFFIX)]: path
-        for path in folder.glob(f"{POWER_PREFIX}?*{POWER_SUFFIX}")
-        if path.is_file()
-    }
-    return dict(sorted(found.items()))
+    return scan_power_files(folder).gpus  # the GPU name rule: zeus_gym.traces.files
 
 
 def check_trace_folder(folder: Path, origin: str) -> Path:
@@ -71,9 +65,9 @@ def check_trace_folder(folder: Path, origin: str) -> Path:
         raise TracesNotFoundError(f"trace folder {folder} (from {origin}) {problem}")
     missing = []
     if not (folder / TRAIN_FILE).is_file():
-        missing.append(TRAIN_FILE)
+        missing.append(missing_file(folder / TRAIN_FILE))
     if not power_files(folder):
-        missing.append(f"any {POWER_PREFIX}<gpu>{POWER_SUFFIX}")
+        missing.append(missing_power_files(folder))
     if missing:
         raise TracesNotFoundError(
             f"trace folder {folder} (from {origin}) lacks {' and '.join(missing)}"

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from zeus_gym.traces.errors import TraceValidationError
+from zeus_gym.traces.files import describe_file_kind
 
 
 @dataclass(frozen=True)
@@ -73,15 +72,16 @@ def _check_cost_range(frame: pd.DataFrame, where: "_Where") -> None:
     time = frame["time_per_epoch"].to_numpy(dtype=np.float64)
     with np.errstate(over="ignore", under="ignore"):
         energy = time * frame["average_power"].to_numpy(dtype=np.float64)
-    for name, values in (("time_per_epoch", time), ("energy per epoch (time_per_epoch x average_power)", energy)):
-        bad = ~np.isfinite(values) | (values < np.finfo(np.float64).tiny)
+    for name, array in (("time_per_epoch", time), ("energy per epoch (time_per_epoch x average_power)", energy)):
+        values = array.tolist()  # Python floats, for messages
+        bad = ~np.isfinite(array) | (array < np.finfo(np.float64).tiny)
         if bad.any():
             row = _first(bad)
             raise TraceValidationError(
                 f"{where.path}: line {where.lines[row]}: {name} is {values[row]!r}, which {'overflows' if values[row] > 1 else 'underflows'} "
                 "the costs derived from it; each row's time_per_epoch and average_power must give a finite, normal energy per epoch"
             )
-        logs = np.log(values)  # ratios of values near the float64 limits overflow; differences of logs do not
+        logs = np.log(array)  # ratios of values near the float64 limits overflow; differences of logs do not
         low, high = int(np.argmin(logs)), int(np.argmax(logs))
         if logs[high] - logs[low] > np.log(MAX_COST_SPREAD):
             # The row further (in log scale) from the file's median is the odd one out.
@@ -201,25 +201,6 @@ def _check_unique(frame: pd.DataFrame, key: tuple[str, ...], where: _Where) -> N
     )
 
 
-def describe_file_kind(path: Path) -> str | None:
-    """What a path is when it is not a regular file ("a symlink to /dev/zero, a character
-    device"), None for a regular file or a path that does not exist."""
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        return "a broken symlink" if os.path.islink(path) else None
-    except OSError as error:
-        return f"unreadable ({error.strerror})"
-    if stat.S_ISREG(mode):
-        return None
-    kinds = {stat.S_ISDIR: "a folder", stat.S_ISCHR: "a character device", stat.S_ISBLK: "a block device",
-             stat.S_ISFIFO: "a named pipe", stat.S_ISSOCK: "a socket"}
-    kind = next((name for test, name in kinds.items() if test(mode)), "not a regular file")
-    if os.path.islink(path):
-        return f"a symlink to {os.path.realpath(path)}, {kind}"
-    return kind
-
-
 def _read_bytes(path: Path) -> bytes:
     """The file's bytes, refusing anything that is not a regular file before opening it (reading
     /dev/zero or a named pipe would never end)."""
@@ -289,7 +270,7 @@ def read_trace_csv(path: Path, schema: Schema) -> pd.DataFrame:
     if missing:
         raise TraceValidationError(
             f"{path}: missing column(s) {', '.join(missing)}; "
-            f"found {', '.join(map(repr, raw.columns))}"
+            f"found {', '.join(map(repr, raw.columns[:20]))}{f' and {len(raw.columns) - 20} more' if len(raw.columns) > 20 else ''}"
         )
     if raw.empty:
         raise TraceValidationError(f"{path}: no data rows after the header")
