@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import logging
 import os
 from contextlib import contextmanager
@@ -14,6 +13,7 @@ import platformdirs
 import pooch
 import requests
 
+from zeus_gym.traces.download import PinnedDownloader
 from zeus_gym.traces.errors import TraceHashError, TracesNotFoundError
 from zeus_gym.traces.files import missing_file, missing_power_files, scan_power_files
 from zeus_gym.traces.registry import (
@@ -86,21 +86,6 @@ def _holds_pinned_files(folder: Path) -> bool:
     return True
 
 
-class _HashRecorder:
-    """pooch downloader that remembers what the download hashed to, for a useful mismatch error."""
-
-    def __init__(self, progress: bool) -> None:
-        # pooch's progress bar needs tqdm, which is only an optional dependency of zeus-gym.
-        bar = progress and importlib.util.find_spec("tqdm") is not None
-        self._inner = pooch.HTTPDownloader(progressbar=bar, timeout=60)
-        self.sha256: str | None = None
-
-    def __call__(self, url: str, output_file: str, pup: object, check_only: bool = False) -> None:
-        self._inner(url, output_file, pup, check_only=check_only)
-        if not check_only:
-            self.sha256 = sha256_of(Path(output_file))
-
-
 @contextmanager
 def _pooch_log_level(level: int) -> Iterator[None]:
     """Quiet pooch's per-file INFO lines unless progress was asked for."""
@@ -117,7 +102,7 @@ def _fetch_one(name: str, dest: Path, base_url: str, progress: bool) -> None:
     """Download one registry file into dest unless it is already there and valid."""
     url = file_url(name, base_url)
     expected = REGISTRY[name].sha256
-    recorder = _HashRecorder(progress)
+    recorder = PinnedDownloader(REGISTRY[name].size, expected, name, progress)  # stops at the pinned size
     try:
         pooch.retrieve(
             url,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import bz2
 import csv
+import gzip
 import io
+import lzma
 import re
 import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -208,9 +212,28 @@ def _read_bytes(path: Path) -> bytes:
     if kind is not None:
         raise TraceValidationError(f"{path}: is {kind}, not a regular file")
     try:
-        return path.read_bytes()
+        data = path.read_bytes()
     except OSError as error:
         raise TraceValidationError(f"{path}: cannot be read: {error.strerror}") from None
+    decompress = _DECOMPRESS.get(path.suffix.lower())
+    if decompress is None:
+        return data
+    try:
+        return decompress(data)
+    except Exception as error:  # each codec has its own error types (lzma.LZMAError, OSError, EOFError, ...)
+        raise TraceValidationError(f"{path}: cannot be decompressed ({path.suffix}): {error}") from None
+
+
+def _unzip(data: bytes) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = archive.namelist()
+        if len(names) != 1:
+            raise ValueError(f"a .zip must hold exactly one file, it holds {len(names)}")
+        return archive.read(names[0])
+
+
+# Compressed files, by suffix (as pandas infers them, for the formats the stdlib reads).
+_DECOMPRESS: dict[str, Callable[[bytes], bytes]] = {".xz": lzma.decompress, ".gz": gzip.decompress, ".bz2": bz2.decompress, ".zip": _unzip}
 
 
 def _check_header(path: Path, data: bytes) -> None:
