@@ -14,7 +14,7 @@ from gymnasium import spaces
 from zeus_gym.core import Outcome, Params, invalid_actions, observe, reset, step
 from zeus_gym.core.draws import generator_draw, scalar_draw
 from zeus_gym.core.sim import SCALARS
-from zeus_gym.envs.setup import Gpus, Workloads, describe_invalid, job_info, load_params, pick_jobs
+from zeus_gym.envs.setup import Gpus, Workloads, check_options, describe_invalid, job_info, load_params, pick_jobs
 from zeus_gym.envs.spaces import ConfigurationSpace
 
 
@@ -195,6 +195,7 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
         self._draw = scalar_draw(self.np_random)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict[str, Any]]:
+        check_options(options, ("job",))
         super().reset(seed=seed)
         self._draw = scalar_draw(self.np_random)
         job = pick_jobs(self.params, generator_draw([self.np_random]), np.ones(1, dtype=bool), options)

@@ -15,7 +15,7 @@ from zeus_gym.core import Outcome, invalid_actions, observe, reset, step
 from zeus_gym.core.draws import BufferedDraw
 from zeus_gym.core.sim import replace_rows
 from zeus_gym.envs.recurring_job import INFO_FIELDS, observation_space, outcome_info
-from zeus_gym.envs.setup import Gpus, Workloads, describe_invalid, job_info, load_params, pick_jobs
+from zeus_gym.envs.setup import Gpus, Workloads, check_options, describe_invalid, job_info, load_params, pick_jobs
 from zeus_gym.envs.spaces import ConfigurationSpace
 
 
@@ -111,6 +111,7 @@ class RecurringJobVectorEnv(VectorEnv):
         self._needs_reset = np.zeros(num_envs, dtype=bool)
 
     def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict[str, Any]]:
+        check_options(options, ("job", "reset_mask"))
         super().reset(seed=seed if isinstance(seed, int) else None)
         if seed is None or isinstance(seed, int):
             seeds = [None if seed is None else seed + i for i in range(self.num_envs)]
