@@ -26,7 +26,7 @@ def _traces(zeus_trace_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def groups_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_groups(synthesize_groups(400, seed=3), tmp_path_factory.mktemp("groups") / "groups.csv")
+    return write_groups(synthesize_groups(200, seed=3), tmp_path_factory.mktemp("groups") / "groups.csv")
 
 
 def holds_lock(folder: Path, pid: int) -> bool:

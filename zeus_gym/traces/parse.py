@@ -76,15 +76,17 @@ def _check_cost_range(frame: pd.DataFrame, where: "_Where") -> None:
     time = frame["time_per_epoch"].to_numpy(dtype=np.float64)
     with np.errstate(over="ignore", under="ignore"):
         energy = time * frame["average_power"].to_numpy(dtype=np.float64)
-    for name, array in (("time_per_epoch", time), ("energy per epoch (time_per_epoch x average_power)", energy)):
-        values = array.tolist()  # Python floats, for messages
+    derived = (("time_per_epoch", time), ("energy per epoch (time_per_epoch x average_power)", energy))
+    for name, array in derived:
         bad = ~np.isfinite(array) | (array < np.finfo(np.float64).tiny)
         if bad.any():
-            row = _first(bad)
+            row, value = _first(bad), float(array[_first(bad)])
             raise TraceValidationError(
-                f"{where.path}: line {where.lines[row]}: {name} is {values[row]!r}, which {'overflows' if values[row] > 1 else 'underflows'} "
+                f"{where.path}: line {where.lines[row]}: {name} is {value!r}, which {'overflows' if value > 1 else 'underflows'} "
                 "the costs derived from it; each row's time_per_epoch and average_power must give a finite, normal energy per epoch"
             )
+    for name, array in derived:
+        values = array.tolist()  # Python floats, for messages
         logs = np.log(array)  # ratios of values near the float64 limits overflow; differences of logs do not
         low, high = int(np.argmin(logs)), int(np.argmax(logs))
         if logs[high] - logs[low] > np.log(MAX_COST_SPREAD):
