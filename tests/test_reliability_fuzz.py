@@ -158,6 +158,12 @@ def check_job(spec: JobSpec, folder: Path) -> None:
         assert "\n" not in str(error)
         event("loaded; the job is refused (JobSpecError)")
         return
+    except ValueError as error:
+        # Values the file format allows but the observation's fixed feature scales do not
+        # (a power limit above 1000 W, a batch size above 65536): refused by job, in one line.
+        assert "\n" not in str(error) and spec.describe() in str(error) and "feature scales" in str(error), error
+        event("loaded; the job is refused (beyond the feature scales)")
+        return
     event("loaded; the job plays")
     params = env.params
     assert np.isfinite(params.default_cost).all() and (params.default_cost > 0).all()

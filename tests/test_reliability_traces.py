@@ -77,6 +77,22 @@ def test_a_header_wider_than_the_bound_is_refused(tmp_path: Path) -> None:
     assert f"more than {MAX_COLUMNS} columns" in refused(folder)
 
 
+def test_rows_far_wider_than_any_trace_are_refused_before_pandas(tmp_path: Path) -> None:
+    # 200 rows of 50,000 fields (20 MB): pandas' own check took over 20 s to say so.
+    folder = toy_folder(tmp_path, train=[*TRAIN[:2], *(["1," * 50_000] * 200)])
+    message = refused(folder)
+    assert f"{folder / TRAIN_FILE}: line 4 has more than {MAX_COLUMNS} fields" in message
+
+
+def test_a_file_with_carriage_return_line_ends_loads(tmp_path: Path) -> None:
+    folder = toy_folder(tmp_path)
+    for name in (TRAIN_FILE, "summary_power_a40.csv"):
+        path = folder / name
+        path.write_bytes(path.read_bytes().replace(b"\n", b"\r"))
+    traces = load_trace_set(folder)
+    assert len(traces.train) == len(TRAIN) and len(traces.power["a40"]) == len(POWER)
+
+
 def test_a_duplicated_header_name_is_refused_not_renamed(tmp_path: Path) -> None:
     folder = toy_folder(tmp_path, power_header=POWER_HEADER + ",power_limit", power=[row + ",200" for row in POWER])
     message = refused(folder)

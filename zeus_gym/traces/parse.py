@@ -238,17 +238,25 @@ def _unzip(data: bytes) -> bytes:
 _DECOMPRESS: dict[str, Callable[[bytes], bytes]] = {".xz": lzma.decompress, ".gz": gzip.decompress, ".bz2": bz2.decompress, ".zip": _unzip}
 
 
-def _check_header(path: Path, data: bytes) -> None:
-    """Refuse a header that is too long, too wide, has an empty or a repeated column name (pandas
-    would rename a second `power_limit` to `power_limit.1` and go on)."""
-    end = data.find(b"\n", 0, MAX_HEADER_BYTES + 1)
-    if end < 0 and len(data) > MAX_HEADER_BYTES:
+_LINE_END = re.compile(rb"\r\n?|\n")  # what pandas' C parser ends a line at
+
+
+def _check_shape(path: Path, data: bytes) -> None:
+    """Refuse, before pandas sees them, a header that is too long or too wide or has an empty or
+    a repeated column name (pandas would rename a second `power_limit` to `power_limit.1` and go
+    on), and lines with more than MAX_COLUMNS fields (pandas takes minutes on a few MB of them)."""
+    end = _LINE_END.search(data, 0, MAX_HEADER_BYTES + 2)
+    if end is None and len(data) > MAX_HEADER_BYTES:
         raise TraceValidationError(f"{path}: the header line is longer than {MAX_HEADER_BYTES} bytes: not a trace file")
-    line = data[: len(data) if end < 0 else end]
+    line = data[: len(data) if end is None else end.start()]
     if line.count(b",") >= MAX_COLUMNS:
         raise TraceValidationError(f"{path}: the header has more than {MAX_COLUMNS} columns: not a trace file")
+    # Commas bound the fields from above (a quoted field may hold commas; no trace cell holds 1000).
+    for number, text in enumerate(_LINE_END.split(data), start=1):
+        if text.count(b",") >= MAX_COLUMNS:
+            raise TraceValidationError(f"{path}: line {number} has more than {MAX_COLUMNS} fields: not a trace file")
     try:
-        names = next(csv.reader([line.decode("utf-8").rstrip("\r")]), [])
+        names = next(csv.reader([line.decode("utf-8")]), [])
     except (UnicodeDecodeError, csv.Error) as error:
         raise TraceValidationError(f"{path}: line 1 (the header) cannot be read: {error}") from None
     if not names or names == [""]:
@@ -266,7 +274,7 @@ def _check_header(path: Path, data: bytes) -> None:
 def _read_text(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
     """The file's cells as text with blank lines dropped, and each remaining row's line number."""
     data = _read_bytes(path)
-    _check_header(path, data)
+    _check_shape(path, data)
     try:
         # index_col=False and the warning made an error: otherwise pandas quietly turns a first
         # data row with more fields than the header into an index or drops the extra fields.
