@@ -4,6 +4,7 @@ TraceValidationError (or TracesNotFoundError for a folder) naming the file, fast
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 import warnings
 from contextlib import contextmanager
@@ -13,6 +14,8 @@ from typing import Iterator
 
 import gymnasium as gym
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from zeus_gym.traces import TraceHashError, TracesNotFoundError, TraceValidationError, fetch_traces, load_trace_set
 from zeus_gym.traces.load import TraceFileIgnored
@@ -260,7 +263,7 @@ def hostile_mirror(announce: bool) -> Iterator[tuple[str, list[int]]]:
                 while count < 314 * 1024 * 1024:
                     self.wfile.write(block)
                     count += len(block)
-            except OSError:  # the client hung up: what we want
+            except ConnectionError:  # the client hung up: what we want
                 pass
             sent.append(count)
 
@@ -291,3 +294,18 @@ def test_a_download_stops_at_the_pinned_size(tmp_path: Path, announce: bool) -> 
     assert ("announced as" in message) if announce else ("stopped after" in message)
     # Nothing is kept, and nothing near 314 MB was ever written.
     assert not dest.exists() or [path.name for path in dest.iterdir()] == []
+
+
+# -- exact parsing over the whole float range (where no cost range applies) -----------------------
+
+wide = st.floats(min_value=-1e300, max_value=1e300, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=40, deadline=None)
+@given(values=st.lists(st.tuples(wide, st.sampled_from(["repr", ".17e", ".6g"])), min_size=1, max_size=12))
+def test_learning_rates_round_trip_exactly_over_the_whole_float_range(values: list[tuple[float, str]]) -> None:
+    texts = [repr(x) if style == "repr" else format(x, style) for x, style in values]
+    rows = [f"squad,bert,{8 * (i + 1)},adamw,{text},1,84.0,2" for i, text in enumerate(texts)]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = toy_folder(Path(tmp), train=rows)
+        assert load_trace_set(folder).train["learning_rate"].tolist() == [float(text) for text in texts]

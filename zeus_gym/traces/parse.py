@@ -113,10 +113,10 @@ POWER_SCHEMA = Schema(
 
 # At most 18 digits, so that every accepted integer fits int64 without overflow checks. ASCII
 # only: Python's int() and float() also take other scripts' digits and "1_000".
-_INTEGER = re.compile(r" *[+-]?[0-9]{1,18} *", re.ASCII)
+_INTEGER = re.compile(r"[ \t]*[+-]?[0-9]{1,18}[ \t]*", re.ASCII)
 # A plain decimal literal (12, -0.5, .5, 1e-3), or inf / nan in any case (refused or allowed by
 # the finiteness rules below, with their own message). Not "9_46.5" (946.5 to Python), not "0x10".
-_NUMBER = re.compile(r" *(?:[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?i:inf|infinity|nan)) *", re.ASCII)
+_NUMBER = re.compile(r"[ \t]*(?:[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?i:inf|infinity|nan))[ \t]*", re.ASCII)
 # The header is read apart before pandas sees the file: a hostile header (200,000 columns, or no
 # newline in a large file) is refused at once instead of costing pandas minutes.
 MAX_HEADER_BYTES = 64 * 1024
