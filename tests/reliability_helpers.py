@@ -103,6 +103,10 @@ def command_line(pid: int) -> str:
 
 
 def kill_hard(process: subprocess.Popen) -> None:
-    """SIGKILL a run and reap it."""
+    """SIGKILL a run and reap it. Its pipes are closed unread: orphaned workers would hold them
+    open, and waiting for their end would wait for the orphans."""
     os.kill(process.pid, signal.SIGKILL)
-    process.communicate(timeout=30)
+    process.wait(timeout=30)
+    for pipe in (process.stdout, process.stderr):
+        if pipe is not None:
+            pipe.close()

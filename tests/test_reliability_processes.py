@@ -96,6 +96,7 @@ def test_sigkill_of_the_parent_leaves_no_process_alive_after_5_s(kind: str, tmp_
     agent = slow_agent(tmp_path, delay=0.05)
     folder = tmp_path / "out"
     parent = start(*_run_args(kind, folder, agent, groups_file))
+    family: list[int] = []
     try:
         wait_for(lambda: line_count(folder / RESULTS[kind]) >= 3, "the first results", parent)
         family = descendants(parent.pid)
@@ -104,15 +105,18 @@ def test_sigkill_of_the_parent_leaves_no_process_alive_after_5_s(kind: str, tmp_
         # if they were there to be orphaned.
         assert sum("forkserver" in line for line in described.values()) >= 3, described
         assert any("resource_tracker" in line for line in described.values()), described
-    finally:
         kill_hard(parent)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and any(map(is_running, family)):
-        time.sleep(0.05)
-    alive = {pid: described[pid] for pid in family if is_running(pid)}
-    for pid in alive:  # never leave them to the rest of the suite
-        os.kill(pid, 9)
-    assert not alive, f"still alive 5 s after the parent's SIGKILL: {alive}"
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(map(is_running, family)):
+            time.sleep(0.05)
+        alive = {pid: described[pid] for pid in family if is_running(pid)}
+        assert not alive, f"still alive 5 s after the parent's SIGKILL: {alive}"
+    finally:
+        if parent.poll() is None:
+            kill_hard(parent)
+        for pid in family:  # never leave them to the rest of the suite
+            if is_running(pid):
+                os.kill(pid, 9)
 
 
 @pytest.mark.parametrize("kind", ["benchmark", "cluster"])
