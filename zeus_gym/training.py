@@ -23,6 +23,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecEnvWrapper,
 
 import zeus_gym
 from zeus_gym.agents.base import BaseAgent
+from zeus_gym.folder_lock import lock_folder
 from zeus_gym.sb3 import make_sb3_vec_env
 from zeus_gym.wrappers import FlatActions, InvalidActionPenalty
 
@@ -112,21 +113,23 @@ def make_training_env(config: TrainConfig) -> EnvTimer:
 
 
 def train(config: TrainConfig, output: Path, progress_bar: bool = True) -> BaseAlgorithm:
-    """Train, then save model, configuration and timing into `output`."""
-    output.mkdir(parents=True, exist_ok=True)
-    env = make_training_env(config)
-    model = ALGORITHMS[config.algo](
-        "MultiInputPolicy", env, seed=config.seed, device="cpu", verbose=0,
-        tensorboard_log=str(output / "tensorboard"), **config.hyperparameters,
-    )
-    start = time.perf_counter()
-    model.learn(total_timesteps=config.timesteps, progress_bar=progress_bar)
-    seconds = time.perf_counter() - start
-    model.save(output / "model.zip")
-    (output / "config.json").write_text(json.dumps({**asdict(config), "zeus_gym_version": zeus_gym.__version__}, indent=2) + "\n")
-    timing = {"seconds": seconds, "env_seconds": env.seconds, "env_share": env.seconds / seconds, "timesteps": model.num_timesteps}
-    (output / "training.json").write_text(json.dumps(timing, indent=2) + "\n")
-    env.close()
+    """Train, then save model, configuration and timing into `output` (refused at once if
+    another run is using `output`: two runs would overwrite each other's model and logs)."""
+    output = Path(output)
+    with lock_folder(output, "zeus-gym train"):
+        env = make_training_env(config)
+        model = ALGORITHMS[config.algo](
+            "MultiInputPolicy", env, seed=config.seed, device="cpu", verbose=0,
+            tensorboard_log=str(output / "tensorboard"), **config.hyperparameters,
+        )
+        start = time.perf_counter()
+        model.learn(total_timesteps=config.timesteps, progress_bar=progress_bar)
+        seconds = time.perf_counter() - start
+        model.save(output / "model.zip")
+        (output / "config.json").write_text(json.dumps({**asdict(config), "zeus_gym_version": zeus_gym.__version__}, indent=2) + "\n")
+        timing = {"seconds": seconds, "env_seconds": env.seconds, "env_share": env.seconds / seconds, "timesteps": model.num_timesteps}
+        (output / "training.json").write_text(json.dumps(timing, indent=2) + "\n")
+        env.close()
     return model
 
 

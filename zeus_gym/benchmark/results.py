@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterable
 
 import zeus_gym
 from zeus_gym.benchmark.grid import Case, Grid
+from zeus_gym.folder_lock import LOCK_FILE
 from zeus_gym.traces.locate import sha256_of
 from zeus_gym.traces.report import file_statuses
 
@@ -69,7 +70,8 @@ def agent_files(spec: str) -> list[Path]:
     file, a `package.module:Class`'s module file, a trained policy's folder (`sb3:DIR`)."""
     if spec.startswith("sb3:"):
         folder = Path(spec[len("sb3:"):])
-        return sorted(path for path in folder.iterdir() if path.is_file()) if folder.is_dir() else []
+        # The training run's lock file says who trained it, not what the policy is.
+        return sorted(path for path in folder.iterdir() if path.is_file() and path.name != LOCK_FILE) if folder.is_dir() else []
     target, _, _ = spec.rpartition(":")
     if target.endswith(".py") or "/" in target or "\\" in target:
         return [Path(target)]
@@ -132,14 +134,16 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def open_folder(folder: Path, config: dict[str, Any]) -> dict[str, Any]:
+def open_folder(folder: Path, config: dict[str, Any], results_file: str = RESULTS_FILE) -> dict[str, Any]:
     """Create the folder's config, or check it against an existing one; returns the folder's
-    config (the stored one on resume, so the original order of agents, seeds, ... is kept)."""
+    config (the stored one on resume, so the original order of agents, seeds, ... is kept).
+    A folder with a `results_file` but no config is refused: its results' configuration is
+    unknown, and mixing them with ours would be silent corruption."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / CONFIG_FILE
     if not path.exists():
-        if (folder / RESULTS_FILE).exists():
-            raise ConfigMismatch(f"{folder} has a {RESULTS_FILE} but no {CONFIG_FILE}: use a new --output folder")
+        if (folder / results_file).exists():
+            raise ConfigMismatch(f"{folder} has a {results_file} but no {CONFIG_FILE}: use a new --output folder")
         write_atomically(path, json.dumps(config, indent=2) + "\n")
         return config
     stored = read_config(folder)

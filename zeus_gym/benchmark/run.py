@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -11,12 +12,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from zeus_gym.agents import load_agent
-from zeus_gym.benchmark import plots, summary
+from zeus_gym.benchmark import lifeline, plots, summary
 from zeus_gym.benchmark.grid import Case, Grid
 from zeus_gym.benchmark.results import (
     RESULTS_FILE, ResultsWriter, folder_config, open_folder, read_config, read_results, row_case, trace_hashes, write_sorted,
 )
 from zeus_gym.benchmark.worker import case_env, init_worker, play_case, run_case
+from zeus_gym.folder_lock import lock_folder
 from zeus_gym.runner import Episode
 from zeus_gym.traces import resolve_trace_dir
 
@@ -50,7 +52,8 @@ def worker_context() -> multiprocessing.context.BaseContext:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context()  # spawn, where there is no fork
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["zeus_gym.benchmark.worker"])
+    # The hook makes the fork server die with this process (see `lifeline`).
+    context.set_forkserver_preload(["zeus_gym.benchmark.forkserver_hook", "zeus_gym.benchmark.worker"])
     return context
 
 
@@ -62,7 +65,8 @@ def worker_pool(workers: int, cases: int) -> Iterator[ProcessPoolExecutor | None
         yield None
         return
     before = set(multiprocessing.active_children())
-    pool = ProcessPoolExecutor(count, mp_context=worker_context(), initializer=init_worker)
+    me = os.getpid()
+    pool = ProcessPoolExecutor(count, mp_context=worker_context(), initializer=init_worker, initargs=(me, lifeline.start_time(me)))
     try:
         yield pool
     except BaseException:
@@ -113,31 +117,34 @@ def run_benchmark(grid: Grid, folder: Path, *, trace_dir: Path | None = None, wo
     (None: a new local instance) instead of `workers` local processes: same rows, same file."""
     root = resolve_trace_dir(trace_dir)
     check_agents(grid, root)
-    grid = Grid.from_json(open_folder(folder, folder_config(grid, root)))
-    path = folder / RESULTS_FILE
-    rows = read_results(path, repair=True)
-    order = grid.cases()
-    finished = {row_case(row) for row in rows}
-    todo = [case for case in order if case not in finished]
-    if backend == "ray" and todo:
-        from zeus_gym.benchmark.ray_backend import ray_rows  # Ray is an optional extra
+    # Held from before the folder is read until its results are final: a second run on the same
+    # folder is refused at once instead of playing the grid again into the same file.
+    with lock_folder(folder, "zeus-gym benchmark"):
+        grid = Grid.from_json(open_folder(folder, folder_config(grid, root)))
+        path = folder / RESULTS_FILE
+        rows = read_results(path, repair=True)
+        order = grid.cases()
+        finished = {row_case(row) for row in rows}
+        todo = [case for case in order if case not in finished]
+        if backend == "ray" and todo:
+            from zeus_gym.benchmark.ray_backend import ray_rows  # Ray is an optional extra
 
-        finished_rows = ray_rows(todo, grid, root, ray_address)
-    else:
-        finished_rows = local_rows(todo, grid, root, workers)
-    with finished_rows as played:
-        if on_row is not None:
-            on_row(len(rows), len(order))
-        writer = ResultsWriter(path)
-        try:
-            for row in played:
-                writer.append(row)
-                rows.append(row)
-                if on_row is not None:
-                    on_row(len(rows), len(order))
-        finally:
-            writer.close()
-    write_sorted(path, rows, order)
+            finished_rows = ray_rows(todo, grid, root, ray_address)
+        else:
+            finished_rows = local_rows(todo, grid, root, workers)
+        with finished_rows as played:
+            if on_row is not None:
+                on_row(len(rows), len(order))
+            writer = ResultsWriter(path)
+            try:
+                for row in played:
+                    writer.append(row)
+                    rows.append(row)
+                    if on_row is not None:
+                        on_row(len(rows), len(order))
+            finally:
+                writer.close()
+        write_sorted(path, rows, order)
     return grid, rows, len(todo)
 
 

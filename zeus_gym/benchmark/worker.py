@@ -11,6 +11,7 @@ from typing import Any
 import gymnasium as gym
 
 from zeus_gym.agents import agent_env_kwargs, load_agent
+from zeus_gym.benchmark import lifeline
 from zeus_gym.benchmark.grid import Case, Grid
 from zeus_gym.runner import Episode, run_episode
 
@@ -20,9 +21,16 @@ from zeus_gym.runner import Episode, run_episode
 _ENVS: dict[tuple[Any, ...], gym.Env] = {}
 
 
-def init_worker() -> None:
-    """Worker initializer: Ctrl-C is the parent's to handle (it keeps the results and stops the
-    workers); SIGTERM kills, whatever handler a forked worker inherited from the parent."""
+def init_worker(run_pid: int | None = None, run_started: str | None = None) -> None:
+    """Worker initializer: the worker ends when the run (process `run_pid`, started at
+    `run_started`) dies, however it dies (see `lifeline`); Ctrl-C is the parent's to handle (it
+    keeps the results and stops the workers); SIGTERM kills, whatever handler a forked worker
+    inherited from the parent."""
+    if run_pid is not None:
+        lifeline.die_with_parent()
+        if not lifeline.is_alive(run_pid, run_started):
+            os._exit(1)  # the run died before this worker could ask to die with it
+        lifeline.watch_parent(run_pid, run_started)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # One core per worker: a trained policy's torch would otherwise start a thread per core in

@@ -14,8 +14,9 @@ from gymnasium import spaces
 from zeus_gym.cluster.groups import Group, GroupSource, GroupTable, load_groups
 from zeus_gym.core import Params
 from zeus_gym.core.draws import ScalarDraw
+from zeus_gym.core.params import is_integer
 from zeus_gym.core.sim import SCALARS, simulate_run
-from zeus_gym.envs.setup import describe_invalid, job_info, load_params
+from zeus_gym.envs.setup import check_options, describe_invalid, job_info, load_params
 from zeus_gym.envs.spaces import ConfigurationSpace
 from zeus_gym.workloads import WORKLOADS, JobSpec, resolve_workload
 
@@ -205,8 +206,9 @@ class ClusterTraceEnv(gym.Env[dict, np.ndarray]):
             self.groups = load_groups(groups, trace_dir=trace_dir, synthetic_groups=synthetic_groups, synthetic_seed=synthetic_seed)
         if not isinstance(gpu, str) or gpu == "all":
             raise ValueError(f"gpu must be one GPU name, got {gpu!r}")
-        if max_retries is not None and (isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0):
+        if max_retries is not None and (not is_integer(max_retries) or max_retries < 0):
             raise ValueError(f"max_retries must be None (retry until the target is reached) or an integer >= 0, got {max_retries!r}")
+        max_retries = None if max_retries is None else int(max_retries)
         mapping = {**WORKLOADS, **(workloads or {})}
         unknown = sorted(set(workloads or {}) - set(WORKLOADS))
         if unknown:
@@ -231,6 +233,7 @@ class ClusterTraceEnv(gym.Env[dict, np.ndarray]):
     # -- episode -------------------------------------------------------------------------------
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict[str, Any]]:
+        check_options(options, ("group",))
         super().reset(seed=seed)
         if options and "group" in options:
             index = self.groups.index_of(options["group"])

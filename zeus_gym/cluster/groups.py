@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import requests
 
+from zeus_gym.traces.download import ALIBABA_MAX_BYTES, stream_capped
 from zeus_gym.traces.errors import TraceHashError, TracesNotFoundError, TraceValidationError
 from zeus_gym.traces.locate import ENV_VAR, URL_ENV_VAR, default_cache_dir
 from zeus_gym.traces.parse import Column, _convert, _read_text, _Where
@@ -182,19 +183,16 @@ def fetch_alibaba_groups(dest: str | os.PathLike | None = None, *, base_url: str
     folder.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{ALIBABA_FILE}.", suffix=".part")
     try:
-        with os.fdopen(handle, "wb") as file:
-            try:
-                with requests.get(url, stream=True, timeout=60) as response:
-                    response.raise_for_status()
-                    for chunk in response.iter_content(1 << 20):
-                        file.write(chunk)
-            except requests.exceptions.RequestException as exc:
-                reply = getattr(exc, "response", None)
-                reason = f"HTTP {reply.status_code}" if reply is not None else type(exc).__name__
-                raise TracesNotFoundError(
-                    f"could not download {ALIBABA_FILE} from {url} ({reason}); put a copy in ${ENV_VAR} "
-                    f"or pass the file's path, or use the synthetic groups (`zeus-gym traces synth-groups`)"
-                ) from exc
+        os.close(handle)
+        try:
+            stream_capped(url, temporary, max_bytes=ALIBABA_MAX_BYTES, digest=None, label=ALIBABA_FILE)  # stops at the bound
+        except requests.exceptions.RequestException as exc:
+            reply = getattr(exc, "response", None)
+            reason = f"HTTP {reply.status_code}" if reply is not None else type(exc).__name__
+            raise TracesNotFoundError(
+                f"could not download {ALIBABA_FILE} from {url} ({reason}); put a copy in ${ENV_VAR} "
+                f"or pass the file's path, or use the synthetic groups (`zeus-gym traces synth-groups`)"
+            ) from exc
         got = file_git_blob_sha1(Path(temporary))
         if got != expected_blob:
             raise TraceHashError(

@@ -32,6 +32,7 @@ from zeus_gym.benchmark.run import worker_pool
 from zeus_gym.cluster.env import ClusterTraceEnv
 from zeus_gym.cluster.groups import GroupTable, load_groups
 from zeus_gym.cluster.play import GroupEpisode, play_group, write_history_lines
+from zeus_gym.folder_lock import lock_folder
 from zeus_gym.traces import load_trace_set, resolve_trace_dir
 
 RESULTS_FILE = "results.jsonl"
@@ -136,17 +137,30 @@ def play_groups(settings: Settings, groups: list[str]) -> list[Row]:
 
 
 def read_rows(path: Path, *, repair: bool = False) -> list[Row]:
-    """The rows of a results file; a torn last line is ignored (cut off if `repair`)."""
-    rows = []
+    """The rows of a results file, one per group; a torn last line is ignored (cut off if
+    `repair`). A group on two identical lines counts once (the copies are removed from the file
+    if `repair`); a group on two different lines is refused, naming both lines."""
+    rows: dict[str, Row] = {}
+    lines: dict[str, int] = {}
+    copies = 0
     for number, line in enumerate(complete_lines(path, repair=repair).splitlines(), start=1):
         try:
             row = json.loads(line)
         except json.JSONDecodeError:
             raise ValueError(f"{path}, line {number}: not a results line of zeus-gym cluster") from None
-        if not isinstance(row, dict) or set(row) != set(ROW_KEYS):
+        if not isinstance(row, dict) or set(row) != set(ROW_KEYS) or not isinstance(row["group"], str):
             raise ValueError(f"{path}, line {number}: not a results line of zeus-gym cluster")
-        rows.append(row)
-    return rows
+        group = row["group"]
+        if group in rows:
+            if row != rows[group]:
+                raise ValueError(f"{path}: lines {lines[group]} and {number} hold different results of group {group!r}: "
+                                 "it was not written by one configuration of zeus-gym cluster; use a new --output folder")
+            copies += 1
+            continue
+        rows[group], lines[group] = row, number
+    if copies and repair:
+        _write_lines(path, list(rows.values()))
+    return list(rows.values())
 
 
 def _append(fd: int, rows: list[Row]) -> None:
@@ -158,7 +172,12 @@ def _append(fd: int, rows: list[Row]) -> None:
 
 def _write_sorted(path: Path, rows: list[Row], order: list[str]) -> None:
     rank = {group: i for i, group in enumerate(order)}
-    text = "".join(json.dumps(row) + "\n" for row in sorted(rows, key=lambda row: rank.get(row["group"], math.inf)))
+    _write_lines(path, sorted(rows, key=lambda row: rank.get(row["group"], math.inf)))
+
+
+def _write_lines(path: Path, rows: list[Row]) -> None:
+    """Replace the file by these rows at once (temp file, fsync, rename)."""
+    text = "".join(json.dumps(row) + "\n" for row in rows)
     temporary = path.with_name(f".{path.name}.tmp")
     with open(temporary, "w", encoding="utf-8") as file:
         file.write(text)
@@ -242,32 +261,34 @@ def run_cluster(settings: Settings, folder: Path, *, workers: int | None = None,
     cluster_agent(settings.agent, group_env(settings))  # a bad agent fails before the folder exists
     if settings.history is not None:
         Path(settings.history).mkdir(parents=True, exist_ok=True)
-    open_folder(folder, folder_config(settings, table, root))
-    path = folder / RESULTS_FILE
-    rows = read_rows(path, repair=True)
-    done = {row["group"] for row in rows}
-    unknown = done - set(table.ids)
-    if unknown:
-        raise ValueError(f"{path} has groups that are not in the groups: {sorted(unknown)[:5]}")
-    todo = [group for group in table.ids if group not in done]
-    if backend == "ray" and todo:
-        from zeus_gym.cluster.ray_backend import ray_batches  # Ray is an optional extra
+    # Held until the results are final: a second run on the folder is refused at once.
+    with lock_folder(folder, "zeus-gym cluster"):
+        open_folder(folder, folder_config(settings, table, root), results_file=RESULTS_FILE)
+        path = folder / RESULTS_FILE
+        rows = read_rows(path, repair=True)
+        done = {row["group"] for row in rows}
+        unknown = done - set(table.ids)
+        if unknown:
+            raise ValueError(f"{path} has groups that are not in the groups: {sorted(unknown)[:5]}")
+        todo = [group for group in table.ids if group not in done]
+        if backend == "ray" and todo:
+            from zeus_gym.cluster.ray_backend import ray_batches  # Ray is an optional extra
 
-        played = ray_batches(todo, settings, table, root, ray_address)
-    else:
-        workers = default_workers(len(todo)) if workers is None else workers
-        played = local_batches(todo, settings, workers)
-    with played as (batches, workers):
-        if on_rows is not None:
-            on_rows(len(rows), len(table))
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            for batch in batches:
-                _append(fd, batch)
-                rows.extend(batch)
-                if on_rows is not None:
-                    on_rows(len(rows), len(table))
-        finally:
-            os.close(fd)
-    _write_sorted(path, rows, table.ids)
+            played = ray_batches(todo, settings, table, root, ray_address)
+        else:
+            workers = default_workers(len(todo)) if workers is None else workers
+            played = local_batches(todo, settings, workers)
+        with played as (batches, workers):
+            if on_rows is not None:
+                on_rows(len(rows), len(table))
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                for batch in batches:
+                    _append(fd, batch)
+                    rows.extend(batch)
+                    if on_rows is not None:
+                        on_rows(len(rows), len(table))
+            finally:
+                os.close(fd)
+        _write_sorted(path, rows, table.ids)
     return table, rows, len(todo), workers

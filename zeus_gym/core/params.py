@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,14 +77,39 @@ def _stack(arrays: list[np.ndarray], fill: float | int | bool, minimum: tuple[in
     return out
 
 
-def check_knobs(eta: float, beta: float, max_retries: int) -> None:
-    """Reject knob values the cost model does not define, naming the argument."""
-    if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not 0.0 <= eta <= 1.0:
+def is_number(value: object) -> bool:
+    """A real number, numpy scalars included (np.float32(0.5)); not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def is_integer(value: object) -> bool:
+    """An integer, numpy scalars included (np.int64(3)); not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def check_knobs(eta: float, beta: float, max_retries: int) -> tuple[float, float, int]:
+    """Reject knob values the cost model does not define, naming the argument; returns them as
+    Python float, float, int (a float32 eta must not turn the cost arithmetic into float32)."""
+    if not is_number(eta) or not 0.0 <= eta <= 1.0:
         raise ValueError(f"eta_knob must be a number in [0, 1], got {eta!r}")
-    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or math.isnan(beta) or beta <= 0:
+    if not is_number(beta) or math.isnan(beta) or beta <= 0:
         raise ValueError(f"beta_knob must be a positive number or inf (no early stopping), got {beta!r}")
-    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 1:
+    if not is_integer(max_retries) or max_retries < 1:
         raise ValueError(f"max_retries must be a positive integer, got {max_retries!r}")
+    return float(eta), float(beta), int(max_retries)
+
+
+def check_slots(slots: object) -> tuple[int, int] | None:
+    """`slots` as (batch sizes, power limits), two positive integers, or None."""
+    if slots is None:
+        return None
+    try:
+        pair = tuple(slots)  # type: ignore[call-overload]
+    except TypeError:
+        pair = ()
+    if len(pair) != 2 or not all(is_integer(n) and n > 0 for n in pair):
+        raise ValueError(f"slots must be two positive integers (batch sizes, power limits), e.g. (15, 9), got {slots!r}")
+    return int(pair[0]), int(pair[1])
 
 
 def make_params(
@@ -97,11 +123,13 @@ def make_params(
 ) -> Params:
     """Stack `jobs` (built for the same `eta`) into `Params`, with at least `slots` = (batch
     sizes, power limits) action slots (to train a policy on some jobs and run it on others)."""
-    check_knobs(eta, beta, max_retries)
+    eta, beta, max_retries = check_knobs(eta, beta, max_retries)
+    slots = check_slots(slots)
     if not jobs:
         raise ValueError("at least one job is needed")
-    if num_recurrences is not None and (isinstance(num_recurrences, bool) or not isinstance(num_recurrences, int) or num_recurrences < 1):
+    if num_recurrences is not None and (not is_integer(num_recurrences) or num_recurrences < 1):
         raise ValueError(f"num_recurrences must be a positive integer or None (2|B||P|), got {num_recurrences!r}")
+    num_recurrences = None if num_recurrences is None else int(num_recurrences)
 
     min_b, min_p = slots or (0, 0)
     largest = max(len(job.batch_sizes) for job in jobs), max(len(job.power_limits) for job in jobs)

@@ -14,7 +14,7 @@ from gymnasium import spaces
 from zeus_gym.core import Outcome, Params, invalid_actions, observe, reset, step
 from zeus_gym.core.draws import GeneratorDraw, ScalarDraw
 from zeus_gym.core.sim import SCALARS
-from zeus_gym.envs.setup import Gpus, Workloads, describe_invalid, job_info, load_params, pick_jobs
+from zeus_gym.envs.setup import Gpus, Workloads, check_options, describe_invalid, job_info, load_params, pick_jobs
 from zeus_gym.envs.spaces import ConfigurationSpace
 
 
@@ -230,6 +230,7 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
         self._last_info: dict[str, Any] | None = None
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict[str, Any]]:
+        check_options(options, ("job",))
         super().reset(seed=seed)
         job = pick_jobs(self.params, GeneratorDraw([self.np_random]), np.ones(1, dtype=bool), options)
         self._state = reset(self.params, job)

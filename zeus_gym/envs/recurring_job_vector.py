@@ -15,7 +15,7 @@ from zeus_gym.core import Outcome, invalid_actions, observe, reset, step
 from zeus_gym.core.draws import BufferedDraw
 from zeus_gym.core.sim import replace_rows
 from zeus_gym.envs.recurring_job import INFO_FIELDS, RENDER_MODES, check_render_mode, observation_space, outcome_info, render_text
-from zeus_gym.envs.setup import Gpus, Workloads, describe_invalid, job_info, load_params, pick_jobs
+from zeus_gym.envs.setup import Gpus, Workloads, check_options, describe_invalid, job_info, load_params, pick_jobs
 from zeus_gym.envs.spaces import ConfigurationSpace
 
 
@@ -116,6 +116,7 @@ class RecurringJobVectorEnv(VectorEnv):
         self._last: list[dict[str, Any] | None] = [None] * num_envs  # each sub-environment's last step info
 
     def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict[str, Any]]:
+        check_options(options, ("job", "reset_mask"))
         super().reset(seed=seed if isinstance(seed, int) else None)
         if seed is None or isinstance(seed, int):
             seeds = [None if seed is None else seed + i for i in range(self.num_envs)]

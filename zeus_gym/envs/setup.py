@@ -8,7 +8,7 @@ from typing import Any, Callable
 import numpy as np
 
 from zeus_gym.core import JobArrays, Params, build_job, make_params
-from zeus_gym.core.params import check_knobs
+from zeus_gym.core.params import check_knobs, check_slots
 from zeus_gym.traces import load_trace_set
 from zeus_gym.workloads import WORKLOADS, JobSpec, resolve_workload
 
@@ -40,7 +40,8 @@ def load_params(
 
     `workload` and `gpu` may each be one value, a list, or "all" (the six default workloads; every
     GPU of the traces)."""
-    check_knobs(eta_knob, beta_knob, max_retries)
+    eta_knob, beta_knob, max_retries = check_knobs(eta_knob, beta_knob, max_retries)  # numpy scalars as Python numbers
+    slots = check_slots(slots)
     specs = [resolve_workload(w) for w in _as_list(workload, list(WORKLOADS), "workload")]
     traces = load_trace_set(trace_dir)
     gpus = _as_list(gpu, list(traces.gpus), "gpu")
@@ -48,7 +49,7 @@ def load_params(
         if name not in traces.power:
             raise ValueError(f"unknown gpu {name!r}: the traces in {traces.root} have {', '.join(traces.gpus)}")
     jobs = [build_job(traces.train, traces.power[g], spec, g, eta_knob) for spec in specs for g in gpus]
-    return make_params(jobs, eta=eta_knob, beta=beta_knob, max_retries=max_retries, num_recurrences=num_recurrences, slots=None if slots is None else tuple(slots))
+    return make_params(jobs, eta=eta_knob, beta=beta_knob, max_retries=max_retries, num_recurrences=num_recurrences, slots=slots)
 
 
 def job_index(params: Params, job: int | tuple) -> int:
@@ -62,6 +63,17 @@ def job_index(params: Params, job: int | tuple) -> int:
         return int(job)
     known = [(arrays.spec.dataset, arrays.gpu) for arrays in params.jobs]
     raise ValueError(f"options['job'] must be an index below {len(params.jobs)} or a (workload, gpu) pair of {known}, got {job!r}")
+
+
+def check_options(options: dict | None, known: tuple[str, ...]) -> None:
+    """Refuse reset options the env does not know (a misspelt key would be ignored silently)."""
+    if options is None:
+        return
+    if not isinstance(options, dict):
+        raise ValueError(f"options must be a dict or None, got {options!r}")
+    unknown = [key for key in options if key not in known]
+    if unknown:
+        raise ValueError(f"unknown reset option(s) {', '.join(map(repr, unknown))}: the known options are {', '.join(map(repr, known))}")
 
 
 def pick_jobs(params: Params, draw: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, options: dict | None) -> np.ndarray:

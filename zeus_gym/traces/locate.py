@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.resources
-import importlib.util
 import logging
 import os
 from contextlib import contextmanager
@@ -17,11 +16,11 @@ import platformdirs
 import pooch
 import requests
 
+from zeus_gym.traces.download import PinnedDownloader
 from zeus_gym.traces.errors import TraceHashError, TracesNotFoundError
+from zeus_gym.traces.files import missing_file, missing_power_files, scan_power_files
 from zeus_gym.traces.registry import (
     BASE_URL,
-    POWER_PREFIX,
-    POWER_SUFFIX,
     REGISTRY,
     TRAIN_FILE,
     UPSTREAM_COMMIT,
@@ -60,12 +59,7 @@ def sha256_of(path: Path) -> str:
 
 def power_files(folder: Path) -> dict[str, Path]:
     """GPU name -> path of each summary_power_<gpu>.csv in a folder, sorted by GPU name."""
-    found = {
-        path.name[len(POWER_PREFIX) : -len(POWER_SUFFIX)]: path
-        for path in folder.glob(f"{POWER_PREFIX}?*{POWER_SUFFIX}")
-        if path.is_file()
-    }
-    return dict(sorted(found.items()))
+    return scan_power_files(folder).gpus  # the GPU name rule: zeus_gym.traces.files
 
 
 def check_trace_folder(folder: Path, origin: str) -> Path:
@@ -76,9 +70,9 @@ def check_trace_folder(folder: Path, origin: str) -> Path:
         raise TracesNotFoundError(f"trace folder {folder} (from {origin}) {problem}")
     missing = []
     if not (folder / TRAIN_FILE).is_file():
-        missing.append(TRAIN_FILE)
+        missing.append(missing_file(folder / TRAIN_FILE))
     if not power_files(folder):
-        missing.append(f"any {POWER_PREFIX}<gpu>{POWER_SUFFIX}")
+        missing.append(missing_power_files(folder))
     if missing:
         raise TracesNotFoundError(
             f"trace folder {folder} (from {origin}) lacks {' and '.join(missing)}"
@@ -86,19 +80,6 @@ def check_trace_folder(folder: Path, origin: str) -> Path:
     return folder.resolve()
 
 
-class _HashRecorder:
-    """pooch downloader that remembers what the download hashed to, for a useful mismatch error."""
-
-    def __init__(self, progress: bool) -> None:
-        # pooch's progress bar needs tqdm, which is only an optional dependency of zeus-gym.
-        bar = progress and importlib.util.find_spec("tqdm") is not None
-        self._inner = pooch.HTTPDownloader(progressbar=bar, timeout=60)
-        self.sha256: str | None = None
-
-    def __call__(self, url: str, output_file: str, pup: object, check_only: bool = False) -> None:
-        self._inner(url, output_file, pup, check_only=check_only)
-        if not check_only:
-            self.sha256 = sha256_of(Path(output_file))
 
 
 @contextmanager
@@ -117,7 +98,7 @@ def _fetch_one(name: str, dest: Path, base_url: str, progress: bool) -> None:
     """Download one registry file into dest unless it is already there and valid."""
     url = file_url(name, base_url)
     expected = REGISTRY[name].sha256
-    recorder = _HashRecorder(progress)
+    recorder = PinnedDownloader(REGISTRY[name].size, expected, name, progress)  # stops at the pinned size
     try:
         pooch.retrieve(
             url,
