@@ -39,11 +39,14 @@ class FrugalAgent(BaseAgent):
     `cv_prior` and `cv_prior_weight` (prior relative spread of epochs to target, and its weight).
     """
 
-    def __init__(self, *, optimism: float = 1.0, budget: float = 1.0, cv_prior: float = 0.1, cv_prior_weight: float = 4.0) -> None:
-        for name, value in (("optimism", optimism), ("budget", budget), ("cv_prior", cv_prior), ("cv_prior_weight", cv_prior_weight)):
-            if not (math.isfinite(value) and value >= 0):
+    def __init__(
+        self, *, climb_tolerance: float = 0.0, budget: float = 1.02, caution: float = 1.0, cv_prior: float = 0.1, cv_prior_weight: float = 4.0
+    ) -> None:
+        options = dict(climb_tolerance=climb_tolerance, budget=budget, caution=caution, cv_prior=cv_prior, cv_prior_weight=cv_prior_weight)
+        for name, value in options.items():
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"FrugalAgent option {name} must be a finite number >= 0, got {value!r}")
-        self.optimism, self.budget, self.cv_prior, self.cv_prior_weight = optimism, budget, cv_prior, cv_prior_weight
+        self.climb_tolerance, self.budget, self.caution, self.cv_prior, self.cv_prior_weight = options.values()
 
     def reset(self, job_info: JobInfo, seed: int | None) -> None:
         """Forget the previous episode; Thompson sampling draws from `default_rng(seed)`."""
@@ -98,18 +101,27 @@ class FrugalAgent(BaseAgent):
         if best is None:  # nothing reached yet: the untried batch size nearest b0
             order = sorted(range(len(self.batch_sizes)), key=lambda b: (abs(b - self.job_info["b0_index"]), b))
             return next((b for b in order if b not in self.epochs and b not in self.dropped and self.can_profile[b]), None)
-        spread, target = self.spread(), self.mean_cost(best)
+        target = self.mean_cost(best)
         tried = sorted(self.epochs)
         for edge, step in ((tried[0], -1), (tried[-1], 1)):  # smaller batch sizes first
             if edge in self.dropped or not self.epochs[edge]:
                 continue  # the climb does not pass a batch size that missed the target
-            hopeful = edge == best or self.mean_cost(edge) * (1 - self.optimism * spread / math.sqrt(len(self.epochs[edge]))) < target
             neighbour = next((b for b in range(edge + step, -1 if step < 0 else len(self.batch_sizes), step) if self.can_profile[b]), None)
-            if hopeful and neighbour is not None and self.affordable(edge, neighbour, target):
+            if neighbour is not None and self.hopeful(edge, step, best, target) and self.affordable(edge, neighbour, best):
                 return neighbour
         return None
 
-    def affordable(self, near: int, trial: int, best_cost: float) -> bool:
+    def hopeful(self, edge: int, step: int, best: int, target: float) -> bool:
+        """Whether the climb goes on past `edge`: it is the best, or it would beat the best with
+        the fewest epochs seen at it or at its inner neighbour (one unlucky draw of epochs must
+        not end a climb; neighbouring batch sizes need similar epochs)."""
+        if edge == best:
+            return True
+        inner = self.epochs.get(edge - step, [])
+        fewest = min(self.epochs[edge] + (inner if edge - step not in self.dropped else []))
+        return self.epoch_cost[edge] * fewest < (1 + self.climb_tolerance) * target
+
+    def affordable(self, near: int, trial: int, best: int) -> bool:
         """Whether the worst case of a trial of `trial` keeps the projected episode within budget."""
         if math.isfinite(self.threshold):
             worst = self.threshold  # stopped before passing it; then the recurrence is retried
@@ -117,8 +129,12 @@ class FrugalAgent(BaseAgent):
             # is at most as many times slower per epoch as it is smaller)
             slowdown = max(1.0, self.batch_sizes[near] / self.batch_sizes[trial])
             worst = self.job_info["max_epochs"] * self.epoch_cost[near] * slowdown
+        # Default's configuration, with its known expected cost, is always there to fall back on.
+        # The rest at the best's pessimistic estimate, or at Default's configuration (whose
+        # expected cost is known) if that is cheaper.
+        pessimistic = self.mean_cost(best) * (1 + self.caution * self.spread() / math.sqrt(len(self.epochs[best])))
         remaining = self.job_info["num_recurrences"] - self.done
-        return self.spent + worst + remaining * best_cost <= self.budget * self.default_episode
+        return self.spent + worst + remaining * min(pessimistic, self.job_info["default_cost"]) <= self.budget * self.default_episode
 
     # -- acting ------------------------------------------------------------------------------
 
