@@ -40,13 +40,13 @@ class FrugalAgent(BaseAgent):
     """
 
     def __init__(
-        self, *, climb_tolerance: float = 0.0, budget: float = 1.02, caution: float = 1.0, cv_prior: float = 0.1, cv_prior_weight: float = 4.0
+        self, *, optimism: float = 1.5, budget: float = 1.02, caution: float = 1.0, cv_prior: float = 0.1, cv_prior_weight: float = 4.0
     ) -> None:
-        options = dict(climb_tolerance=climb_tolerance, budget=budget, caution=caution, cv_prior=cv_prior, cv_prior_weight=cv_prior_weight)
+        options = dict(optimism=optimism, budget=budget, caution=caution, cv_prior=cv_prior, cv_prior_weight=cv_prior_weight)
         for name, value in options.items():
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"FrugalAgent option {name} must be a finite number >= 0, got {value!r}")
-        self.climb_tolerance, self.budget, self.caution, self.cv_prior, self.cv_prior_weight = options.values()
+        self.optimism, self.budget, self.caution, self.cv_prior, self.cv_prior_weight = options.values()
 
     def reset(self, job_info: JobInfo, seed: int | None) -> None:
         """Forget the previous episode; Thompson sampling draws from `default_rng(seed)`."""
@@ -101,25 +101,25 @@ class FrugalAgent(BaseAgent):
         if best is None:  # nothing reached yet: the untried batch size nearest b0
             order = sorted(range(len(self.batch_sizes)), key=lambda b: (abs(b - self.job_info["b0_index"]), b))
             return next((b for b in order if b not in self.epochs and b not in self.dropped and self.can_profile[b]), None)
-        target = self.mean_cost(best)
         tried = sorted(self.epochs)
         for edge, step in ((tried[0], -1), (tried[-1], 1)):  # smaller batch sizes first
             if edge in self.dropped or not self.epochs[edge]:
                 continue  # the climb does not pass a batch size that missed the target
             neighbour = next((b for b in range(edge + step, -1 if step < 0 else len(self.batch_sizes), step) if self.can_profile[b]), None)
-            if neighbour is not None and self.hopeful(edge, step, best, target) and self.affordable(edge, neighbour, best):
+            if neighbour is not None and self.hopeful(edge, best) and self.affordable(edge, neighbour, best):
                 return neighbour
         return None
 
-    def hopeful(self, edge: int, step: int, best: int, target: float) -> bool:
-        """Whether the climb goes on past `edge`: it is the best, or it would beat the best with
-        the fewest epochs seen at it or at its inner neighbour (one unlucky draw of epochs must
-        not end a climb; neighbouring batch sizes need similar epochs)."""
+    def hopeful(self, edge: int, best: int) -> bool:
+        """Whether the climb goes on past `edge`: it is the best, or not clearly worse than the
+        best (by less than `optimism` standard errors of the difference of their estimates), so
+        that one unlucky draw of epochs or a flat stretch of batch sizes does not end a climb."""
         if edge == best:
             return True
-        inner = self.epochs.get(edge - step, [])
-        fewest = min(self.epochs[edge] + (inner if edge - step not in self.dropped else []))
-        return self.epoch_cost[edge] * fewest < (1 + self.climb_tolerance) * target
+        spread = self.spread()
+        edge_cost, best_cost = self.mean_cost(edge), self.mean_cost(best)
+        error = spread * math.hypot(edge_cost / math.sqrt(len(self.epochs[edge])), best_cost / math.sqrt(len(self.epochs[best])))
+        return edge_cost - best_cost < self.optimism * error
 
     def affordable(self, near: int, trial: int, best: int) -> bool:
         """Whether the worst case of a trial of `trial` keeps the projected episode within budget."""
