@@ -102,9 +102,9 @@ class FrugalAgent(BaseAgent):
             order = sorted(range(len(self.batch_sizes)), key=lambda b: (abs(b - self.job_info["b0_index"]), b))
             return next((b for b in order if b not in self.epochs and b not in self.dropped and self.can_profile[b]), None)
         tried = sorted(self.epochs)
-        for edge, step in ((tried[0], -1), (tried[-1], 1)):  # smaller batch sizes first
-            if edge in self.dropped or not self.epochs[edge]:
-                continue  # the climb does not pass a batch size that missed the target
+        # The climb does not pass a batch size that missed the target; the cheaper edge goes first.
+        edges = [(edge, step) for edge, step in ((tried[0], -1), (tried[-1], 1)) if edge not in self.dropped]
+        for edge, step in sorted(edges, key=lambda pair: self.mean_cost(pair[0])):
             neighbour = next((b for b in range(edge + step, -1 if step < 0 else len(self.batch_sizes), step) if self.can_profile[b]), None)
             if neighbour is not None and self.hopeful(edge, best) and self.affordable(edge, neighbour, best):
                 return neighbour
