@@ -40,7 +40,7 @@ class FrugalAgent(BaseAgent):
     """
 
     def __init__(
-        self, *, optimism: float = 1.5, budget: float = 1.02, caution: float = 1.0, cv_prior: float = 0.1, cv_prior_weight: float = 4.0
+        self, *, optimism: float = 2.0, budget: float = 1.02, caution: float = 1.0, cv_prior: float = 0.1, cv_prior_weight: float = 4.0
     ) -> None:
         options = dict(optimism=optimism, budget=budget, caution=caution, cv_prior=cv_prior, cv_prior_weight=cv_prior_weight)
         for name, value in options.items():
@@ -63,7 +63,10 @@ class FrugalAgent(BaseAgent):
         self.exact: set[int] = set()  # batch indices whose epoch cost was measured unprofiled
         self.epochs: dict[int, list[int]] = {}  # batch index -> epochs of its runs that reached
         self.dropped: set[int] = set()  # batch indices with a run that missed the target
-        self.spent = 0.0  # cost of the episode so far, fallbacks included
+        self.spent = 0.0  # cost of profiled and failed runs and of fallbacks so far
+        self.plain_runs: dict[int, int] = {}  # batch index -> its unprofiled runs that reached
+        self.profiled_epochs: dict[int, int] = {}  # batch index -> epochs of its profiled run, if it reached
+        self.b0_epochs = 0.0  # b0's expected epochs, from Default's expected cost (0: not known yet)
         self.done = 0  # recurrences completed
         self.retry = False  # the next step retries a failed attempt
         self.threshold = math.inf  # early-stopping threshold of the next run
@@ -74,18 +77,28 @@ class FrugalAgent(BaseAgent):
         """Tried batch sizes whose every run reached the target."""
         return [b for b in self.epochs if b not in self.dropped and self.epochs[b]]
 
+    def mean_epochs(self, b: int) -> float:
+        """Expected epochs to target of batch size `b`: known for b0, else the mean of its runs."""
+        return self.b0_epochs if b == self.job_info["b0_index"] and self.b0_epochs else float(np.mean(self.epochs[b]))
+
     def mean_cost(self, b: int) -> float:
         """Estimated expected cost of a run of batch size `b`."""
-        return self.epoch_cost[b] * float(np.mean(self.epochs[b]))
+        return self.epoch_cost[b] * self.mean_epochs(b)
+
+    def runs_worth(self, b: int) -> float:
+        """How many runs the estimate of `b` rests on (b0's is known: infinitely many)."""
+        return math.inf if b == self.job_info["b0_index"] and self.b0_epochs else len(self.epochs[b])
 
     def spread(self) -> float:
-        """Pooled relative standard deviation of epochs to target, with the prior."""
+        """Pooled relative standard deviation of epochs to target, with the prior; b0's runs
+        deviate from its known mean, the others' from their own."""
         squares, dof = self.cv_prior_weight * self.cv_prior**2, self.cv_prior_weight
-        for runs in self.epochs.values():
-            if len(runs) > 1:
-                relative = np.asarray(runs, dtype=float) / np.mean(runs)
+        for b, runs in self.epochs.items():
+            known = math.isinf(self.runs_worth(b))
+            if runs and (known or len(runs) > 1):
+                relative = np.asarray(runs, dtype=float) / self.mean_epochs(b)
                 squares += float(np.sum((relative - 1.0) ** 2))
-                dof += len(runs) - 1
+                dof += len(runs) - (0 if known else 1)
         return math.sqrt(squares / dof) if dof > 0 else self.cv_prior
 
     def best(self) -> int | None:
@@ -118,7 +131,7 @@ class FrugalAgent(BaseAgent):
             return True
         spread = self.spread()
         edge_cost, best_cost = self.mean_cost(edge), self.mean_cost(best)
-        error = spread * math.hypot(edge_cost / math.sqrt(len(self.epochs[edge])), best_cost / math.sqrt(len(self.epochs[best])))
+        error = spread * math.hypot(edge_cost / math.sqrt(self.runs_worth(edge)), best_cost / math.sqrt(self.runs_worth(best)))
         return edge_cost - best_cost < self.optimism * error
 
     def affordable(self, near: int, trial: int, best: int) -> bool:
@@ -132,9 +145,12 @@ class FrugalAgent(BaseAgent):
         # Default's configuration, with its known expected cost, is always there to fall back on.
         # The rest at the best's pessimistic estimate, or at Default's configuration (whose
         # expected cost is known) if that is cheaper.
-        pessimistic = self.mean_cost(best) * (1 + self.caution * self.spread() / math.sqrt(len(self.epochs[best])))
+        pessimistic = self.mean_cost(best) * (1 + self.caution * self.spread() / math.sqrt(self.runs_worth(best)))
         remaining = self.job_info["num_recurrences"] - self.done
-        return self.spent + worst + remaining * min(pessimistic, self.job_info["default_cost"]) <= self.budget * self.default_episode
+        # Plain runs count at their batch size's estimate: their luck says nothing about the future.
+        spent = self.spent + sum(runs * self.mean_cost(b) for b, runs in self.plain_runs.items())
+        spent += sum(self.epoch_cost[b] * (self.mean_epochs(b) - epochs) for b, epochs in self.profiled_epochs.items())
+        return spent + worst + remaining * min(pessimistic, self.job_info["default_cost"]) <= self.budget * self.default_episode
 
     # -- acting ------------------------------------------------------------------------------
 
@@ -161,13 +177,16 @@ class FrugalAgent(BaseAgent):
             return viable[0] if viable else None
         spread = self.spread()
         means = np.array([self.mean_cost(b) for b in viable])
-        errors = means * spread / np.sqrt([len(self.epochs[b]) for b in viable])
+        errors = means * spread / np.sqrt([self.runs_worth(b) for b in viable])
         return viable[int(np.argmin(self.rng.normal(means, errors)))]
 
     def learn(self, action: np.ndarray, info: dict[str, Any]) -> None:
         """Book the step: the profile, the epochs, a miss, the cost and the threshold."""
         b = int(action[0])
-        self.spent += info["step_cost"]
+        if info["profiled"] or not info["reached"]:
+            self.spent += info["step_cost"]
+        else:
+            self.plain_runs[b] = self.plain_runs.get(b, 0) + 1
         done = bool(info["reached"] or info["fallback"])
         self.done += done
         self.retry = not done
@@ -178,6 +197,11 @@ class FrugalAgent(BaseAgent):
             limit = int(info["power_index"])  # the profile's choice, which later runs reuse
             self.limit[b], self.epoch_cost[b] = limit, float(info["profile_epoch_cost"][limit])
             self.epochs.setdefault(b, [])
+            if b == self.job_info["b0_index"]:  # Default runs b0 at its top limit, its cost is known
+                top = info["profile_epoch_cost"][default_action(self.job_info)[1]]
+                self.b0_epochs = self.job_info["default_cost"] / float(top)
+            if info["reached"]:
+                self.profiled_epochs[b] = int(info["epochs"])
         elif b not in self.exact and b in self.epoch_cost and info["epochs"] > 0:
             self.epoch_cost[b] = info["cost"] / info["epochs"]  # the true cost of one epoch
             self.exact.add(b)
