@@ -25,9 +25,9 @@ class FrugalAgent(BaseAgent):
       of epochs around each batch size's mean, relative to that mean, is pooled over all batch
       sizes, with a prior `cv_prior` worth `cv_prior_weight` runs.
     - Exploration is a hill climb from b0 (profiled first): while an edge of the tried batch sizes
-      is the cheapest, or not clearly worse than the cheapest (by less than `optimism` standard
-      errors of the difference), the climb tries the next batch size beyond it, the cheaper edge
-      first. A batch size that never reaches the target within `max_epochs`, or cannot afford one
+      is the cheapest, or the cheapest one's neighbour and not clearly dearer (by fewer than
+      `optimism` standard errors of the difference), the climb tries the next batch size beyond
+      it, the cheaper edge first. A batch size that never reaches the target within `max_epochs`, or cannot afford one
       epoch, is dropped and the climb does not pass it.
     - Safety. A trial costs at most the early-stopping threshold (`beta * min_cost`; then the
       recurrence is retried), or without early stopping `max_epochs` at a pessimistic epoch cost.
@@ -43,7 +43,7 @@ class FrugalAgent(BaseAgent):
     """
 
     def __init__(
-        self, *, optimism: float = 2.0, budget: float = 1.02, caution: float = 1.0, cv_prior: float = 0.1, cv_prior_weight: float = 4.0
+        self, *, optimism: float = 3.0, budget: float = 1.02, caution: float = 1.0, cv_prior: float = 0.1, cv_prior_weight: float = 4.0
     ) -> None:
         options = dict(optimism=optimism, budget=budget, caution=caution, cv_prior=cv_prior, cv_prior_weight=cv_prior_weight)
         for name, value in options.items():
@@ -122,7 +122,7 @@ class FrugalAgent(BaseAgent):
         for edge, step in sorted(edges, key=lambda pair: self.mean_cost(pair[0])):  # the cheaper edge first
             beyond = range(edge + step, -1 if step < 0 else len(self.can_profile), step)
             neighbour = next((b for b in beyond if self.can_profile[b]), None)
-            if neighbour is not None and self.untried(neighbour) and self.hopeful(edge, best) and self.affordable(edge, neighbour, best):
+            if neighbour is not None and self.untried(neighbour) and self.hopeful(edge, step, best) and self.affordable(edge, neighbour, best):
                 return neighbour
         return None
 
@@ -130,11 +130,15 @@ class FrugalAgent(BaseAgent):
         """Whether batch size `b` can be profiled and has not been."""
         return bool(self.can_profile[b]) and b not in self.reached and b not in self.dropped
 
-    def hopeful(self, edge: int, best: int) -> bool:
-        """Whether the climb goes on past `edge`: it is the best, or not clearly worse (one unlucky
-        draw of epochs, or a flat stretch of batch sizes, must not end a climb)."""
+    def hopeful(self, edge: int, step: int, best: int) -> bool:
+        """Whether the climb goes on past `edge` (the climb moves by `step`): it is the best, or
+        the best's neighbour and not clearly dearer (by fewer than `optimism` standard errors of
+        the difference), so that one unlucky draw of epochs, or one bump, does not end a climb."""
         if edge == best:
             return True
+        inner = next((b for b in range(edge - step, best - step, -step) if b in self.viable()), None)
+        if inner != best:
+            return False
         edge_cost, best_cost = self.mean_cost(edge), self.mean_cost(best)
         error = self.spread() * math.hypot(edge_cost / math.sqrt(self.runs_worth(edge)), best_cost / math.sqrt(self.runs_worth(best)))
         return edge_cost - best_cost < self.optimism * error
