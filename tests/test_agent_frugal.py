@@ -11,9 +11,11 @@ per batch size (epochs to target are exact):
 | 32    | 6, 95 -> 885              | 4, 180 -> 760             | 5      | 3800 (= Default, b0) |
 | 64    | 5, 95 -> 737.5            | 3, 190 -> 585             | 10     | 5850          |
 
-The right exploration from b0 = 32: 16 is cheaper, so go down; 8 is dearer than 16, so stop there;
-32 is dearer than 16, so the climb never goes up to 64. With early stopping (beta 2) a run of 8
-stops after 4 epochs (threshold 2 x 2925 = 5850, 4 x 1400 < 5850 < 5 x 1400) and is retried.
+With max_epochs 8, b0 = 32 needs 5 of them: little room for larger batch sizes, so the climb goes
+down first. The right exploration from there: 16 is cheaper, so go on down; 8 is dearer than 16,
+so stop there; 32 is dearer than 16, so the climb never goes up to 64. With early stopping (beta 2)
+a run of 8 stops after 4 epochs (threshold 2 x 2925 = 5850, 4 x 1400 < 5850 < 5 x 1400) and is
+retried. With max_epochs 20 (5 of 20: room to grow) it tries 64 first, then goes down as before.
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ toy,net,32,sgd,200,4,180
 toy,net,64,sgd,100,5,95
 toy,net,64,sgd,200,3,190
 """
-SPEC = JobSpec("toy", "net", "sgd", 0.5, 20, 32)
+SPEC = JobSpec("toy", "net", "sgd", 0.5, 8, 32)
+ROOMY = JobSpec("toy", "net", "sgd", 0.5, 20, 32)
 GPUS = ("a40", "p100", "rtx6000", "v100")
 PAIRS = list(itertools.product(WORKLOADS, GPUS))
 
@@ -62,7 +65,7 @@ PAIRS = list(itertools.product(WORKLOADS, GPUS))
 def toy_env(tmp_path):
     (tmp_path / "summary_train.csv").write_text(TRAIN)
     (tmp_path / "summary_power_toy.csv").write_text(POWER)
-    return lambda **kwargs: gym.make(ENV_ID, workload=SPEC, gpu="toy", trace_dir=tmp_path, **kwargs)
+    return lambda spec=SPEC, **kwargs: gym.make(ENV_ID, workload=spec, gpu="toy", trace_dir=tmp_path, **kwargs)
 
 
 def played(episode) -> list[tuple[int, int, bool]]:
@@ -81,6 +84,15 @@ def test_climbs_down_from_b0_stops_at_the_first_dearer_batch_size_and_exploits(t
     assert episode.summary.recurrences == 200
 
 
+def test_climbs_up_first_when_b0_leaves_room_below_max_epochs(toy_env):
+    episode = run_episode(toy_env(ROOMY, num_recurrences=200), FrugalAgent(), seed=0)
+    assert played(episode)[:5] == [(32, 200, True), (64, 200, True), (16, 100, True), (8, 200, True), (16, 100, False)]
+    # The profiling epoch costs the mean of both limits (0.5 x 522.5 J + 100 x 4 s), then 9 x 585.
+    assert (episode.history[1].reached, episode.history[1].epochs, episode.history[1].cost) == (True, 10, 661.25 + 9 * 585.0)
+    assert played(episode)[5:] == [(16, 100, False)] * 196
+    assert run_episode(toy_env(ROOMY, num_recurrences=200), FrugalAgent(grow_below=0.2), seed=0).history[1].batch_size == 16
+
+
 def test_refuses_a_trial_the_episode_cannot_afford(toy_env):
     """16 recurrences: a trial's worst case (the early-stopping threshold, about two Default
     runs) would push the episode more than 2 % above Default's, so b0 is all it plays."""
@@ -92,10 +104,13 @@ def test_refuses_a_trial_the_episode_cannot_afford(toy_env):
 
 
 def test_without_early_stopping_the_worst_case_is_max_epochs_at_a_pessimistic_epoch_cost(toy_env):
-    """beta inf: trying 16 from 32 could run 20 epochs at twice 32's epoch cost (2 x 760 per epoch,
-    8 Default runs): more than 2 % of 200 Default recurrences, within 2 % of 1000."""
-    short = run_episode(toy_env(num_recurrences=200, beta_knob=float("inf")), FrugalAgent(), seed=0)
-    assert played(short) == [(32, 200, True)] + [(32, 200, False)] * 199
+    """beta inf, 100 recurrences: trying 16 from 32 could run 8 epochs at twice 32's epoch cost
+    (2 x 760: 3.2 Default runs), more than the 2 % budget; trying 64 at most 8 x 760 (1.6 runs),
+    so the climb goes up instead. 64 never reaches the target (it needs 10 epochs) and is dropped.
+    With 1000 recurrences 16 is affordable and the climb goes down as with early stopping."""
+    short = run_episode(toy_env(num_recurrences=100, beta_knob=float("inf")), FrugalAgent(), seed=0)
+    assert played(short) == [(32, 200, True), (64, 200, True)] + [(32, 200, False)] * 99
+    assert (short.history[1].reached, short.history[1].epochs, short.history[1].cost) == (False, 8, 661.25 + 7 * 585.0)
     episode = run_episode(toy_env(num_recurrences=1000, beta_knob=float("inf")), FrugalAgent(), seed=0)
     assert played(episode)[:3] == [(32, 200, True), (16, 100, True), (8, 200, True)]
     assert all(step.reached for step in episode.history)  # no early stopping: 8 reaches, at 7000

@@ -27,7 +27,8 @@ class FrugalAgent(BaseAgent):
     - Exploration is a hill climb from b0 (profiled first): while an edge of the tried batch sizes
       is the cheapest, or the cheapest one's neighbour and not clearly dearer (by fewer than
       `optimism` standard errors of the difference), the climb tries the next batch size beyond
-      it, the cheaper edge first. A batch size that never reaches the target within `max_epochs`, or cannot afford one
+      it, the cheaper edge first; from b0 alone it climbs up first if b0 needs at most `grow_below`
+      x max_epochs (room for larger batch sizes, which need more epochs), else down. A batch size that never reaches the target within `max_epochs`, or cannot afford one
       epoch, is dropped and the climb does not pass it.
     - Safety. A trial costs at most the early-stopping threshold (`beta * min_cost`; then the
       recurrence is retried), or without early stopping `max_epochs` at a pessimistic epoch cost.
@@ -39,18 +40,25 @@ class FrugalAgent(BaseAgent):
       arm's mean cost believed within (pooled spread x cost / sqrt(runs)); a retry plays the best
       estimate. Every run uses its batch size's profiled best limit.
 
-    Options (tolerances): `optimism`, `budget`, `caution`, `cv_prior`, `cv_prior_weight`.
+    Options (tolerances): `optimism`, `budget`, `caution`, `grow_below`, `cv_prior`, `cv_prior_weight`.
     """
 
     def __init__(
-        self, *, optimism: float = 3.0, budget: float = 1.02, caution: float = 1.0, cv_prior: float = 0.1, cv_prior_weight: float = 4.0
+        self,
+        *,
+        optimism: float = 3.0,
+        budget: float = 1.02,
+        caution: float = 1.0,
+        grow_below: float = 0.5,
+        cv_prior: float = 0.1,
+        cv_prior_weight: float = 4.0,
     ) -> None:
-        options = dict(optimism=optimism, budget=budget, caution=caution, cv_prior=cv_prior, cv_prior_weight=cv_prior_weight)
+        options = dict(optimism=optimism, budget=budget, caution=caution, grow_below=grow_below, cv_prior=cv_prior, cv_prior_weight=cv_prior_weight)
         for name, value in options.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise ValueError(f"FrugalAgent option {name} must be a finite number >= 0, got {value!r}")
         self.options = options
-        self.optimism, self.budget, self.caution, self.cv_prior, self.cv_prior_weight = (float(v) for v in options.values())
+        self.optimism, self.budget, self.caution, self.grow_below, self.cv_prior, self.cv_prior_weight = (float(v) for v in options.values())
 
     def reset(self, job_info: JobInfo, seed: int | None) -> None:
         """Forget the previous episode; Thompson sampling draws from `default_rng(seed)`."""
@@ -119,12 +127,20 @@ class FrugalAgent(BaseAgent):
             return next((b for b in order if self.untried(b)), None)
         tried = sorted(set(self.reached) | self.dropped)
         edges = [(edge, step) for edge, step in ((tried[0], -1), (tried[-1], 1)) if edge in self.viable()]
+        if len(edges) == 2 and edges[0][0] == edges[1][0] and self.grows(edges[0][0]):
+            edges.reverse()
         for edge, step in sorted(edges, key=lambda pair: self.mean_cost(pair[0])):  # the cheaper edge first
             beyond = range(edge + step, -1 if step < 0 else len(self.can_profile), step)
             neighbour = next((b for b in beyond if self.can_profile[b]), None)
             if neighbour is not None and self.untried(neighbour) and self.hopeful(edge, step, best) and self.affordable(edge, neighbour, best):
                 return neighbour
         return None
+
+    def grows(self, b: int) -> bool:
+        """Whether to climb upwards first from `b`, the only tried batch size: when it reaches the
+        target in well under max_epochs there is room for larger batch sizes, which need more
+        epochs, to reach it too; near max_epochs they risk never reaching it."""
+        return self.mean_epochs(b) <= self.grow_below * self.job_info["max_epochs"]
 
     def untried(self, b: int) -> bool:
         """Whether batch size `b` can be profiled and has not been."""
