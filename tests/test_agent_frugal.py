@@ -117,6 +117,11 @@ def test_without_early_stopping_the_worst_case_is_max_epochs_at_a_pessimistic_ep
     assert Counter(played(episode)[3:]) == {(16, 100, False): 997}
 
 
+def test_refuses_envs_whose_runs_overlap():
+    with pytest.raises(ValueError, match="runs overlap in this env"):
+        FrugalAgent().reset({"concurrent_submissions": True}, 0)
+
+
 def test_options_are_checked():
     assert FrugalAgent(optimism=1, budget=1.0).options["budget"] == 1.0
     for bad in (dict(budget=-1.0), dict(optimism=float("nan")), dict(cv_prior=float("inf")), dict(caution=True)):

@@ -62,6 +62,8 @@ class FrugalAgent(BaseAgent):
 
     def reset(self, job_info: JobInfo, seed: int | None) -> None:
         """Forget the previous episode; Thompson sampling draws from `default_rng(seed)`."""
+        if job_info.get("concurrent_submissions"):
+            raise ValueError("FrugalAgent needs each run's result before the next decision, but runs overlap in this env")
         super().reset(job_info, seed)
         self.rng = np.random.default_rng(seed)
         self.profile = job_info["profile_action"]
