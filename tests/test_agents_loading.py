@@ -53,7 +53,7 @@ def test_file_and_module_specs(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "spec, message",
     [
-        ("mystery", "unknown agent 'mystery': use one of zeus, default, oracle, grid, random, sb3:DIR, package.module:Class"),
+        ("mystery", "unknown agent 'mystery': use one of zeus, frugal, default, oracle, grid, random, sb3:DIR, package.module:Class"),
         ("module:", "unknown agent 'module:'"),
         ("no_such_module_here:Agent", "cannot import 'no_such_module_here'"),
         ("{dir}/missing.py:Agent", "no agent file '.*missing.py'"),
