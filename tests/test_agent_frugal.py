@@ -117,6 +117,20 @@ def test_without_early_stopping_the_worst_case_is_max_epochs_at_a_pessimistic_ep
     assert Counter(played(episode)[3:]) == {(16, 100, False): 997}
 
 
+def test_a_b0_that_missed_after_max_epochs_is_dropped_and_the_climb_starts_beside_it(tmp_path):
+    """b0 = 32 gets a second training path that never reaches the target (Default then expects
+    13 epochs per recurrence: 9880). Seed 0 draws it first: b0 misses after all 8 epochs, the
+    retry profiles 16, the climb goes on to 8 (which reaches: the threshold is twice the first
+    recurrence, failed run included), 8 is dearer than 16, and 16 is played from then on."""
+    (tmp_path / "summary_train.csv").write_text(TRAIN.replace("toy,net,32,sgd,0.1,1,0.5,5\n", "toy,net,32,sgd,0.1,1,0.5,5\ntoy,net,32,sgd,0.1,2,0.5,\n"))
+    (tmp_path / "summary_power_toy.csv").write_text(POWER)
+    env = gym.make(ENV_ID, workload=SPEC, gpu="toy", trace_dir=tmp_path, num_recurrences=200)
+    episode = run_episode(env, FrugalAgent(), seed=0)
+    assert episode.job_info["default_cost"] == 9880.0
+    assert [(step.recurrence, step.attempt, step.reached, step.epochs) for step in episode.history[:2]] == [(1, 1, False, 8), (1, 2, True, 5)]
+    assert played(episode) == [(32, 200, True), (16, 100, True), (8, 200, True)] + [(16, 100, False)] * 198
+
+
 def test_refuses_envs_whose_runs_overlap():
     with pytest.raises(ValueError, match="runs overlap in this env"):
         FrugalAgent().reset({"concurrent_submissions": True}, 0)

@@ -28,8 +28,9 @@ class FrugalAgent(BaseAgent):
       is the cheapest, or the cheapest one's neighbour and not clearly dearer (by fewer than
       `optimism` standard errors of the difference), the climb tries the next batch size beyond
       it, the cheaper edge first; from b0 alone it climbs up first if b0 needs at most `grow_below`
-      x max_epochs (room for larger batch sizes, which need more epochs), else down. A batch size that never reaches the target within `max_epochs`, or cannot afford one
-      epoch, is dropped and the climb does not pass it.
+      x max_epochs (room for larger batch sizes, which need more epochs), else down. A batch
+      size that misses the target after `max_epochs`, or cannot afford one epoch, is dropped and
+      the climb does not pass it.
     - Safety. A trial costs at most the early-stopping threshold (`beta * min_cost`; then the
       recurrence is retried), or without early stopping `max_epochs` at a pessimistic epoch cost.
       A trial is refused when that worst case, plus the episode so far (runs counted at their
@@ -219,13 +220,14 @@ class FrugalAgent(BaseAgent):
         if info["profiled"]:
             limit = int(info["power_index"])  # the profile's choice, which later runs reuse
             self.limit[b], self.epoch_cost[b] = limit, float(info["profile_epoch_cost"][limit])
-            self.reached.setdefault(b, [])
             if b == self.b0:  # Default runs b0 at its top limit: its expected cost gives the epochs
                 top = float(info["profile_epoch_cost"][default_action(self.job_info)[1]])
                 self.b0_epochs = self.job_info["default_cost"] / top
         elif b not in self.exact:
             self.epoch_cost[b] = info["cost"] / info["epochs"]  # the true cost of one epoch
+            self.limit.setdefault(b, int(info["power_index"]))  # Default's run, before any profile
             self.exact.add(b)
+        self.reached.setdefault(b, [])
         epochs = int(info["epochs"])
         if info["reached"]:
             self.reached[b].append(epochs)
