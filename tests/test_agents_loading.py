@@ -6,7 +6,7 @@ import gymnasium as gym
 import pytest
 
 import zeus_gym  # noqa: F401
-from zeus_gym.agents import AGENTS, DefaultAgent, GridSearchAgent, OracleAgent, RandomAgent, ZeusAgent, load_agent
+from zeus_gym.agents import AGENTS, DefaultAgent, FrugalAgent, GridSearchAgent, OracleAgent, RandomAgent, ZeusAgent, load_agent
 
 AGENT_MODULE = '''
 import numpy as np
@@ -35,7 +35,7 @@ helper = 3
 def test_built_in_names(zeus_trace_dir):
     env = gym.make("ZeusGym/RecurringJob-v0", workload="squad", gpu="a40")
     kinds = {name: type(load_agent(name, env)) for name in AGENTS}
-    assert kinds == {"zeus": ZeusAgent, "default": DefaultAgent, "oracle": OracleAgent, "grid": GridSearchAgent, "random": RandomAgent}
+    assert kinds == {"zeus": ZeusAgent, "frugal": FrugalAgent, "default": DefaultAgent, "oracle": OracleAgent, "grid": GridSearchAgent, "random": RandomAgent}
     assert load_agent("zeus") is not load_agent("zeus")  # a new agent each time
     with pytest.raises(ValueError, match="the oracle agent reads the traces"):
         load_agent("oracle")
@@ -53,7 +53,7 @@ def test_file_and_module_specs(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "spec, message",
     [
-        ("mystery", "unknown agent 'mystery': use one of zeus, default, oracle, grid, random, sb3:DIR, package.module:Class"),
+        ("mystery", "unknown agent 'mystery': use one of zeus, frugal, default, oracle, grid, random, sb3:DIR, package.module:Class"),
         ("module:", "unknown agent 'module:'"),
         ("no_such_module_here:Agent", "cannot import 'no_such_module_here'"),
         ("{dir}/missing.py:Agent", "no agent file '.*missing.py'"),

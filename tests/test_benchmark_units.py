@@ -29,10 +29,10 @@ def row(case: Case, ratio: float, over_oracle: float) -> dict:
 
 def test_lists_all_and_seed_ranges():
     full = parse_grid("all", "all", "all", "1-3,7,2", "0.5,1", "2,inf", GPUS)
-    assert full.agents == ("zeus", "default", "oracle", "grid", "random")
+    assert full.agents == ("zeus", "frugal", "default", "oracle", "grid", "random")
     assert full.workloads == ("cifar100", "imagenet", "squad", "librispeech", "movielens-1m", "sentiment140")
     assert full.gpus == GPUS and full.seeds == (1, 2, 3, 7) and full.etas == (0.5, 1.0) and full.betas == (2.0, math.inf)
-    assert len(full.cases()) == 5 * 6 * 4 * 4 * 2 * 2
+    assert len(full.cases()) == 6 * 6 * 4 * 4 * 2 * 2
     small = grid(agents="zeus, my.module:Agent,zeus")
     assert small.agents == ("zeus", "my.module:Agent")
     # Grouped by job, so that a worker's cached env serves consecutive cases.

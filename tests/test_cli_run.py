@@ -84,7 +84,7 @@ def test_custom_agents_by_file_and_by_module(zeus_trace_dir, tmp_path, monkeypat
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--agent", "nope"], "error: unknown agent 'nope': use one of zeus, default, oracle, grid, random"),
+        (["--agent", "nope"], "error: unknown agent 'nope': use one of zeus, frugal, default, oracle, grid, random"),
         (["--agent", "agents/none.py:Agent"], "error: no agent file 'agents/none.py'"),
         (["--agent", "zeus_gym.agents:Missing"], "error: agent 'zeus_gym.agents:Missing': 'zeus_gym.agents' has no class 'Missing'"),
         (["--workload", "mnist"], "error: unknown workload 'mnist'"),

@@ -7,6 +7,7 @@ on an env and `load_agent` finds one by name, `package.module:Class` or `path/fi
 
 from zeus_gym.agents.base import Agent, BaseAgent, JobInfo, config_action, default_action, make_action, top_limit_index
 from zeus_gym.agents.baselines import DefaultAgent, GridSearchAgent, RandomAgent
+from zeus_gym.agents.frugal import FrugalAgent
 from zeus_gym.agents.legacy import LegacyJob, LegacyLoop, ZeusOptimizerAgent
 from zeus_gym.agents.loading import AGENTS, agent_env_kwargs, load_agent
 from zeus_gym.agents.oracle import OracleAgent, episode_job, expected_costs, oracle_choice
@@ -20,6 +21,7 @@ __all__ = [
     "Agent",
     "BaseAgent",
     "DefaultAgent",
+    "FrugalAgent",
     "GaussianThompson",
     "GridSearchAgent",
     "JITPowerLimits",

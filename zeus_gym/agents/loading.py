@@ -12,12 +12,14 @@ from typing import Any, Callable
 
 from zeus_gym.agents.base import Agent
 from zeus_gym.agents.baselines import DefaultAgent, GridSearchAgent, RandomAgent
+from zeus_gym.agents.frugal import FrugalAgent
 from zeus_gym.agents.oracle import OracleAgent
 from zeus_gym.agents.zeus import ZeusAgent
 
 # Built-in agents by name; each factory gets the env (only the privileged Oracle reads it).
 AGENTS: dict[str, Callable[[Any], Agent]] = {
     "zeus": lambda env: ZeusAgent(),
+    "frugal": lambda env: FrugalAgent(),
     "default": lambda env: DefaultAgent(),
     "oracle": OracleAgent,
     "grid": lambda env: GridSearchAgent(),

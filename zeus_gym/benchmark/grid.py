@@ -10,7 +10,7 @@ from typing import Any, Iterable, NamedTuple
 from zeus_gym.core.params import check_knobs
 from zeus_gym.workloads import WORKLOADS
 
-DEFAULT_AGENTS = "zeus,default,oracle,grid,random"
+DEFAULT_AGENTS = "zeus,frugal,default,oracle,grid,random"
 
 
 class Case(NamedTuple):
@@ -110,7 +110,7 @@ def parse_names(text: str, everything: Iterable[str], name: str) -> tuple[str, .
 
 
 def parse_agents(text: str) -> tuple[str, ...]:
-    """Agent specs as `zeus-gym run --agent` takes them; "all" means the default five."""
+    """Agent specs as `zeus-gym run --agent` takes them; "all" means the default list."""
     return _unique(_split(DEFAULT_AGENTS if text.strip() == "all" else text, "agents"))
 
 

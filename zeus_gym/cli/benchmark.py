@@ -33,7 +33,7 @@ def figures(folder: Path, grid: Grid, rows: list[dict], case: Case, trace_dir: O
 @user_errors()
 def benchmark(
     agents: Annotated[str, typer.Option(help=f"Comma-separated agents: {', '.join(AGENTS)}, sb3:DIR (a trained policy), "
-                                             "package.module:Class, path/file.py:Class; all = the five built-in.")] = DEFAULT_AGENTS,
+                                             "package.module:Class, path/file.py:Class; all = the default list.")] = DEFAULT_AGENTS,
     workloads: Annotated[str, typer.Option(help=f"Comma-separated workloads of {', '.join(WORKLOADS)}, or all.")] = "all",
     gpus: Annotated[str, typer.Option(help="Comma-separated GPUs of the traces, or all.")] = "all",
     seeds: Annotated[str, typer.Option(help="Comma-separated seeds (>= 0) and ranges: 1-5, 1,3,7 or 1-3,10.")] = "1-5",
