@@ -31,7 +31,7 @@ LINE_STYLES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)))
 REACHED = dict(s=14, marker="o", color=OKABE_ITO[0], label="reached the target")
 PROFILED = dict(s=16, marker="s", color=OKABE_ITO[1], label="reached, power limit profiled")
 MISSED = dict(s=22, marker="x", color=OKABE_ITO[3], label="missed the target")
-BUILT_IN_NAMES = {"zeus": "Zeus", "default": "Default", "oracle": "Oracle", "grid": "Grid search", "random": "Random"}
+BUILT_IN_NAMES = {"zeus": "Zeus", "frugal": "Frugal", "default": "Default", "oracle": "Oracle", "grid": "Grid search", "random": "Random"}
 
 
 class PlotsUnavailable(ValueError):
