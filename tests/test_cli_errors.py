@@ -181,6 +181,21 @@ def test_a_corrupt_results_line_names_file_and_line(finished):
     assert_one_line(result.output, result.exit_code, f"{results}, line 3")
 
 
+def test_a_results_row_outside_the_grid_is_refused_not_resumed(tmp_path):
+    """A well-formed row of a case the grid never asked for (an edited workload) is not a
+    finished case: counting it would report more cases done than the grid has."""
+    out = tmp_path / "bench"
+    assert invoke("benchmark", *SMALL, "--output", str(out)).exit_code == 0
+    results = out / "results.csv"
+    lines = results.read_text().splitlines(keepends=True)
+    lines[2] = lines[2].replace(",squad,", ",xsquad,", 1)
+    edited = "".join(lines)
+    results.write_text(edited)
+    result = invoke("benchmark", *SMALL, "--output", str(out))
+    assert_one_line(result.output, result.exit_code, f"{results}, line 3", "xsquad", "not a case of this folder's grid")
+    assert results.read_text() == edited  # refused as it is: nothing resumed or rewritten
+
+
 def test_a_corrupt_cluster_results_line_names_file_and_line(tmp_path):
     out = tmp_path / "c"
     assert invoke("cluster", "--synthetic-groups", "3", "--output", str(out), "--workers", "1").exit_code == 0

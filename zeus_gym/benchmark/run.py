@@ -108,6 +108,15 @@ def local_rows(cases: list[Case], grid: Grid, trace_dir: Path, workers: int) -> 
         yield play_cases(cases, grid, trace_dir, pool)
 
 
+def refuse_foreign_rows(path: Path, rows: list[Row], cases: set[Case]) -> None:
+    """Refuse a results file with a row of a case outside the folder's grid: resuming would count
+    it as done (and summarize it) although the grid never asked for it."""
+    for number, row in enumerate(rows, start=2):  # line 1 is the header
+        if row_case(row) not in cases:
+            raise ValueError(f"{path}, line {number}: {row_case(row).describe()} is not a case of this folder's grid "
+                             "(config.json): it was not written by zeus-gym benchmark; delete that line to resume")
+
+
 def run_benchmark(grid: Grid, folder: Path, *, trace_dir: Path | None = None, workers: int = 1,
                   on_row: Callable[[int, int], None] | None = None, backend: str = "local",
                   ray_address: str | None = None) -> tuple[Grid, list[Row], int]:
@@ -124,6 +133,7 @@ def run_benchmark(grid: Grid, folder: Path, *, trace_dir: Path | None = None, wo
         path = folder / RESULTS_FILE
         rows = read_results(path, repair=True)
         order = grid.cases()
+        refuse_foreign_rows(path, rows, set(order))
         finished = {row_case(row) for row in rows}
         todo = [case for case in order if case not in finished]
         if backend == "ray" and todo:
