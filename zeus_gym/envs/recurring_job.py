@@ -1,4 +1,4 @@
-"""`ZeusGym/RecurringJob-v0`: choose the batch size and GPU power limit of each run of a recurring job."""
+"""`ZeusGym/RecurringJob-v1` (and v0): choose the batch size and GPU power limit of each run of a recurring job."""
 
 from __future__ import annotations
 
@@ -13,13 +13,33 @@ from gymnasium import spaces
 
 from zeus_gym.core import Outcome, Params, invalid_actions, observe, reset, step
 from zeus_gym.core.draws import generator_draw, scalar_draw
+from zeus_gym.core.features import observation_bounds, observe_configs
 from zeus_gym.core.sim import SCALARS
 from zeus_gym.envs.setup import Gpus, Workloads, describe_invalid, job_info, load_params, pick_jobs
 from zeus_gym.envs.spaces import ConfigurationSpace
 
 
-def observation_space(params: Params) -> spaces.Dict:
-    """The per-job observation space for the (padded) shapes of `params`.
+# The observation layouts: "configs" (v1, one feature row per configuration) and "slots" (v0).
+OBSERVATIONS = {"configs": observe_configs, "slots": observe}
+
+
+def check_observation(observation: str) -> str:
+    """The layout name, or a one-line error naming the allowed values."""
+    if observation not in OBSERVATIONS:
+        raise ValueError(f"observation must be one of {', '.join(map(repr, OBSERVATIONS))}, got {observation!r}")
+    return observation
+
+
+def observation_space(params: Params, observation: str = "configs") -> spaces.Dict:
+    """The per-job observation space of layout `observation` for the (padded) shapes of `params`."""
+    if check_observation(observation) == "configs":
+        bounds = observation_bounds(params)
+        return spaces.Dict({key: spaces.Box(np.zeros_like(high), high, dtype=np.float32) for key, high in bounds.items()})
+    return slots_observation_space(params)
+
+
+def slots_observation_space(params: Params) -> spaces.Dict:
+    """The v0 observation space for the (padded) shapes of `params`.
 
     Upper bounds are finite so that every standard checker accepts the space: one run costs at most
     `max_run_cost`; a recurrence at most `max_retries` runs plus the fallback run. They carry 1 %
@@ -100,8 +120,22 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
 
     ## Observation Space
 
-    A `Dict` of float32 `Box`es (B batch sizes, P power limits). Per-configuration entries are
-    flattened row-major (entry `b * P + p`) because SB3's policies expect 1-D observations:
+    v1 (`observation="configs"`): a `Dict` of float32 `Box`es built around the K = B * (P + 1)
+    configurations, row k being flat action `b * (P + 1) + p` (the `FlatActions` index; p = P is
+    the profile action). A policy can score every configuration with one shared function of its
+    row and the global features, whatever the job and the number of slots
+    (`zeus_gym.policies.ConfigurationScorerPolicy` does).
+
+    | key           | shape   | meaning                                                            |
+    |---------------|---------|--------------------------------------------------------------------|
+    | `configs`     | (K * 14,) | the (K, 14) matrix flattened row-major; per configuration: batch size and power limit features, is-profile, b0, playable, tries, mean cost, reach rate, profiled, cost per epoch (known flag, value), mean epochs of its runs, mean epochs-to-target of its batch size, cost estimate (see `zeus_gym.core.features`) |
+    | `globals`     | (10,)   | progress, attempt, early stopping active, threshold / `default_cost`, last run (ran, reached, cost / `default_cost`, profiled), eta, 1 / beta |
+    | `action_mask` | (K,)    | 1 where the configuration is playable (the same as `action_masks()`) |
+
+    The three keys are views of one contiguous float32 buffer.
+
+    v0 (`observation="slots"`): per-slot arrays, per-configuration entries flattened row-major
+    (entry `b * P + p`):
 
     | key          | shape  | meaning                                                              |
     |--------------|--------|----------------------------------------------------------------------|
@@ -154,20 +188,24 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
     | `num_recurrences` | `None`          | recurrences per episode; None: 2 |B| |P| as in the paper    |
     | `max_retries`     | `20`            | failed attempts before the b0 fallback finishes a recurrence|
     | `trace_dir`       | `None`          | trace folder; None: `ZEUS_GYM_TRACE_DIR`, cache, download   |
+    | `observation`     | `"configs"`     | observation layout: `"configs"` (v1) or `"slots"` (v0); set by the env id |
     | `slots`           | `None`          | pad the spaces to at least (batch sizes, power limits), e.g. `(15, 9)` for all default jobs, to run a policy on jobs it was not trained on |
 
     ```python
     import gymnasium as gym
     import zeus_gym  # registers the environments
 
-    env = gym.make("ZeusGym/RecurringJob-v0", workload="imagenet", gpu="a40", eta_knob=0.5)
+    env = gym.make("ZeusGym/RecurringJob-v1", workload="imagenet", gpu="a40", eta_knob=0.5)
     obs, info = env.reset(seed=1)
     obs, reward, terminated, truncated, info = env.step([info["b0_index"], info["profile_action"]])
     ```
 
     ## Version History
 
+    - v1: observation redesigned around configurations (`configs`, `globals`, `action_mask`),
+      with each configuration's cost per epoch and epochs of its runs; dynamics unchanged.
     - v0: initial release; simulation semantics of zeus==0.16.0; single and multi-workload.
+      Still registered (the `"slots"` observation).
     """
 
     metadata = {"render_modes": []}
@@ -182,14 +220,16 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
         max_retries: int = 20,
         trace_dir: str | os.PathLike | None = None,
         slots: tuple[int, int] | None = None,
+        observation: str = "configs",
     ) -> None:
+        self.observation = check_observation(observation)
         self.params = load_params(
             workload, gpu, eta_knob=eta_knob, beta_knob=beta_knob, num_recurrences=num_recurrences,
             max_retries=max_retries, trace_dir=trace_dir, slots=slots,
         )
         self.job_info = job_info(self.params)
         self.action_space = ConfigurationSpace(self.params.playable[0])
-        self.observation_space = observation_space(self.params)
+        self.observation_space = observation_space(self.params, self.observation)
         self._state = None
         self._done = False
         self._draw = scalar_draw(self.np_random)
@@ -228,4 +268,4 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
         return self.action_space.playable.reshape(-1).copy()
 
     def _observation(self) -> dict[str, np.ndarray]:
-        return observe(self.params, self._state, rows=0)
+        return OBSERVATIONS[self.observation](self.params, self._state, rows=0)
