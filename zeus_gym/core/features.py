@@ -54,11 +54,12 @@ def num_configs(params: Params) -> int:
     return params.max_batch_sizes * (params.max_power_limits + 1)
 
 
-def observation_bounds(params: Params) -> dict[str, np.ndarray]:
-    """Upper bounds of each key (lower bounds are 0); finite, with 1 % headroom for float32."""
-    run_cost = 1.01 * float(params.max_run_cost.max())
+def observation_bounds(params: Params, caps: tuple[float, float] | None = None) -> dict[str, np.ndarray]:
+    """Upper bounds of each key (lower bounds are 0); finite, with 1 % headroom for float32.
+    `caps` = (max run cost, max epoch-cost ratio) replace those of `params`' jobs (procedural jobs)."""
+    run_cost = 1.01 * float(params.max_run_cost.max() if caps is None else caps[0])
     threshold = params.beta * (params.max_retries + 1) * run_cost if np.isfinite(params.beta) else 1.0
-    ratio = 1.01 * float(params.config_epoch_ratio.max())
+    ratio = 1.01 * float(params.config_epoch_ratio.max() if caps is None else caps[1])
     column = np.ones(len(CONFIG_FEATURES), dtype=np.float32)
     column[CONFIG_FEATURES.index("tries")] = params.max_retries
     column[[CONFIG_FEATURES.index("mean_cost"), CONFIG_FEATURES.index("estimate")]] = max(run_cost, 1.0)

@@ -15,7 +15,7 @@ from zeus_gym.core import Outcome, Params, invalid_actions, observe, reset, step
 from zeus_gym.core.draws import generator_draw, scalar_draw
 from zeus_gym.core.features import observation_bounds, observe_configs
 from zeus_gym.core.sim import SCALARS
-from zeus_gym.envs.setup import Gpus, Workloads, describe_invalid, job_info, load_params, pick_jobs
+from zeus_gym.envs.setup import Gpus, JobSource, Workloads, describe_invalid, job_info
 from zeus_gym.envs.spaces import ConfigurationSpace
 
 
@@ -30,15 +30,16 @@ def check_observation(observation: str) -> str:
     return observation
 
 
-def observation_space(params: Params, observation: str = "configs") -> spaces.Dict:
-    """The per-job observation space of layout `observation` for the (padded) shapes of `params`."""
+def observation_space(params: Params, observation: str = "configs", caps: tuple[float, float] | None = None) -> spaces.Dict:
+    """The per-job observation space of layout `observation` for the (padded) shapes of `params`;
+    `caps` (max run cost, max epoch-cost ratio) bound jobs not in `params` yet (procedural ones)."""
     if check_observation(observation) == "configs":
-        bounds = observation_bounds(params)
+        bounds = observation_bounds(params, caps)
         return spaces.Dict({key: spaces.Box(np.zeros_like(high), high, dtype=np.float32) for key, high in bounds.items()})
-    return slots_observation_space(params)
+    return slots_observation_space(params, None if caps is None else caps[0])
 
 
-def slots_observation_space(params: Params) -> spaces.Dict:
+def slots_observation_space(params: Params, max_run_cost: float | None = None) -> spaces.Dict:
     """The v0 observation space for the (padded) shapes of `params`.
 
     Upper bounds are finite so that every standard checker accepts the space: one run costs at most
@@ -46,7 +47,7 @@ def slots_observation_space(params: Params) -> spaces.Dict:
     headroom because observations are computed in float64 and then rounded to float32.
     """
     num_b, num_p = params.max_batch_sizes, params.max_power_limits
-    run_cost = 1.01 * float(params.max_run_cost.max())
+    run_cost = 1.01 * float(params.max_run_cost.max() if max_run_cost is None else max_run_cost)
     threshold = params.beta * (params.max_retries + 1) * run_cost if np.isfinite(params.beta) else 1.0
 
     def box(shape: tuple[int, ...], high: float) -> spaces.Box:
@@ -223,13 +224,14 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
         observation: str = "configs",
     ) -> None:
         self.observation = check_observation(observation)
-        self.params = load_params(
-            workload, gpu, eta_knob=eta_knob, beta_knob=beta_knob, num_recurrences=num_recurrences,
+        self._source = JobSource(
+            workload, gpu, 1, eta_knob=eta_knob, beta_knob=beta_knob, num_recurrences=num_recurrences,
             max_retries=max_retries, trace_dir=trace_dir, slots=slots,
         )
+        self.params = self._source.params
         self.job_info = job_info(self.params)
         self.action_space = ConfigurationSpace(self.params.playable[0])
-        self.observation_space = observation_space(self.params, self.observation)
+        self.observation_space = observation_space(self.params, self.observation, self._source.bounds)
         self._state = None
         self._done = False
         self._draw = scalar_draw(self.np_random)
@@ -237,7 +239,8 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict[str, Any]]:
         super().reset(seed=seed)
         self._draw = scalar_draw(self.np_random)
-        job = pick_jobs(self.params, generator_draw([self.np_random]), np.ones(1, dtype=bool), options)
+        job = self._source.pick(generator_draw([self.np_random]), np.ones(1, dtype=bool), options)
+        self.params = self._source.params
         self._state = reset(self.params, job)
         self.job_info = job_info(self.params, int(job[0]))
         self.action_space.set_playable(self.params.playable[job[0]])

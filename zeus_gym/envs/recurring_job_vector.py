@@ -15,7 +15,7 @@ from zeus_gym.core import Outcome, invalid_actions, reset, step
 from zeus_gym.core.draws import BufferedDraw
 from zeus_gym.core.sim import replace_rows
 from zeus_gym.envs.recurring_job import INFO_FIELDS, OBSERVATIONS, check_observation, observation_space, outcome_info
-from zeus_gym.envs.setup import Gpus, Workloads, describe_invalid, job_info, load_params, pick_jobs
+from zeus_gym.envs.setup import Gpus, JobSource, Workloads, describe_invalid, job_info
 from zeus_gym.envs.spaces import ConfigurationSpace
 
 
@@ -100,14 +100,15 @@ class RecurringJobVectorEnv(VectorEnv):
         self.num_envs = num_envs
         self.copy = copy
         self._buffer: dict[str, np.ndarray] | None = None
-        self.params = load_params(
-            workload, gpu, eta_knob=eta_knob, beta_knob=beta_knob, num_recurrences=num_recurrences,
+        self._source = JobSource(
+            workload, gpu, num_envs, eta_knob=eta_knob, beta_knob=beta_knob, num_recurrences=num_recurrences,
             max_retries=max_retries, trace_dir=trace_dir, slots=slots,
         )
+        self.params = self._source.params
         self._job_infos = [job_info(self.params, j) for j in range(len(self.params.jobs))]
         self.single_action_space = ConfigurationSpace(self.params.playable[0])
         self.action_space = batch_space(self.single_action_space, num_envs)
-        self.single_observation_space = observation_space(self.params, self.observation)
+        self.single_observation_space = observation_space(self.params, self.observation, self._source.bounds)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self._jobs = np.zeros(num_envs, dtype=np.int64)
         self._state = None
@@ -186,7 +187,11 @@ class RecurringJobVectorEnv(VectorEnv):
         """Start new episodes in sub-environments `rows`, drawing their jobs."""
         mask = np.zeros(self.num_envs, dtype=bool)
         mask[rows] = True
-        self._jobs[rows] = pick_jobs(self.params, self._draw, mask, options)[rows]
+        self._jobs[rows] = self._source.pick(self._draw, mask, options)[rows]
+        if self._source.generator is not None:  # new jobs in rows `rows` of new params
+            self.params = self._source.params
+            for i in rows.tolist():
+                self._job_infos[i] = job_info(self.params, i)
         replace_rows(self._state, rows, reset(self.params, self._jobs[rows]))
         self.action_space.set_playable(self.params.playable[self._jobs[rows]], rows)
 
