@@ -20,6 +20,8 @@ for a source job (workload w, GPU g) drawn uniformly from `sources`:
   its cap).
 - Batch sizes. Every batch size but b0 is dropped with probability `drop_batch`: jobs differ in
   their number of configurations.
+- With probability `real_share` (default 0) a draw is the source job itself, unchanged (a real
+  job, not labelled synthetic), to mix the real jobs into training.
 
 A draw whose job fails validation, or whose costs fall outside the observation bounds the
 generator declares (`max_run_cost`, `max_epoch_ratio`: twice the largest of the source jobs),
@@ -73,6 +75,7 @@ class ProceduralJobs:
     config_noise: float = 0.03
     power_noise: float = 0.03
     drop_batch: float = 0.25
+    real_share: float = 0.0  # probability that a draw is the source job itself, unperturbed (not synthetic)
     max_attempts: int = 100
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -82,6 +85,8 @@ class ProceduralJobs:
             raise ValueError(f"epoch_scale and time_scale must be (low, high) with 0 < low <= high, got {self.epoch_scale}, {self.time_scale}")
         if not 0 <= self.drop_batch < 1:
             raise ValueError(f"drop_batch must be in [0, 1), got {self.drop_batch}")
+        if not 0 <= self.real_share <= 1:
+            raise ValueError(f"real_share must be in [0, 1], got {self.real_share}")
         for name in ("tilt", "batch_time_noise", "config_noise", "power_noise"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -127,6 +132,8 @@ class ProceduralJobs:
         max_run_cost, max_ratio = self.bounds(eta)
         for _ in range(self.max_attempts):
             spec, gpu, train, power = self.sources()[rng.integers(len(self.sources()))]
+            if self.real_share and rng.random() < self.real_share:
+                return build_job(train, power, spec, gpu, eta)
             new_spec, new_train, new_power = self._perturb(rng, spec, train, power)
             try:
                 job = build_job(new_train, new_power, new_spec, SYNTHETIC + gpu, eta)

@@ -1,6 +1,9 @@
-"""Train Stable-Baselines3 / sb3-contrib policies on RecurringJob-v0 and play them as agents.
+"""Train Stable-Baselines3 / sb3-contrib policies on RecurringJob-v1 and play them as agents.
 
-Needs the `rl` extra. A training run writes into its folder `model.zip`, `config.json` (everything
+Needs the `rl` extra. MaskablePPO trains `zeus_gym.policies.ConfigurationScorerPolicy` (one shared
+scorer per configuration) by default; the other algorithms SB3's `MultiInputPolicy`. `workloads`
+may include `procedural`: every reset then draws a synthetic job derived from the other listed
+workloads (all six if none) on `gpus` (`zeus_gym.procedural`). A training run writes into its folder `model.zip`, `config.json` (everything
 needed to rebuild the same environment) and `training.json` (wall time and the share spent in the
 environment), plus TensorBoard logs under `tensorboard/`. `Sb3Agent` (`--agent sb3:DIR`) plays a
 saved policy greedily, restricted to the job's playable actions.
@@ -23,6 +26,8 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecEnvWrapper,
 
 import zeus_gym
 from zeus_gym.agents.base import BaseAgent
+from zeus_gym.policies import ConfigurationScorerPolicy
+from zeus_gym.procedural import PROCEDURAL, ProceduralJobs
 from zeus_gym.sb3 import make_sb3_vec_env
 from zeus_gym.wrappers import FlatActions, InvalidActionPenalty
 
@@ -36,8 +41,11 @@ HYPERPARAMETERS: dict[str, dict[str, Any]] = {
     "ppo": dict(n_steps=256, batch_size=256, ent_coef=0.01),
     "a2c": dict(n_steps=16, ent_coef=0.01),
     "dqn": dict(learning_starts=1000, buffer_size=100_000, exploration_fraction=0.2),
-    "maskable-ppo": dict(n_steps=256, batch_size=256, ent_coef=0.01),
+    # The scorer runs on every configuration of every sample: larger batches and fewer epochs
+    # than SB3's defaults keep an update cheap next to the rollout.
+    "maskable-ppo": dict(n_steps=256, batch_size=512, n_epochs=4, ent_coef=0.01),
 }
+POLICIES: dict[str, Any] = {"scorer": ConfigurationScorerPolicy, "mlp": "MultiInputPolicy"}
 
 
 @dataclass
@@ -57,18 +65,42 @@ class TrainConfig:
     slots: tuple[int, int] = DEFAULT_SLOTS
     invalid_action_penalty: float = 1.0
     hyperparameters: dict[str, Any] = field(default_factory=dict)
+    policy: str = "auto"  # "scorer" (the default of maskable-ppo, which it needs masks for) or "mlp"
+    observation: str = "configs"  # the env's observation layout (v1); "slots" is v0's
+    procedural: dict[str, Any] = field(default_factory=dict)  # ProceduralJobs arguments, with `procedural` workloads
+    torch_threads: int = 1  # a second thread made updates 10x slower on a shared 2-core machine
+    trace_dir: str | None = None
 
     def __post_init__(self) -> None:
         if self.algo not in ALGORITHMS:
             raise ValueError(f"unknown algorithm {self.algo!r}: use one of {', '.join(ALGORITHMS)}")
+        if self.policy == "auto":
+            self.policy = "scorer" if self.algo == "maskable-ppo" else "mlp"
+        if self.policy not in POLICIES:
+            raise ValueError(f"unknown policy {self.policy!r}: use one of auto, {', '.join(POLICIES)}")
+        if self.policy == "scorer" and (self.algo != "maskable-ppo" or self.observation != "configs"):
+            raise ValueError("policy 'scorer' needs algo 'maskable-ppo' and observation 'configs'")
         if self.timesteps < 1 or self.n_envs < 1:
             raise ValueError(f"timesteps and n_envs must be positive, got {self.timesteps}, {self.n_envs}")
         self.slots = tuple(self.slots)
+        self.trace_dir = None if self.trace_dir is None else str(self.trace_dir)
         self.hyperparameters = {**HYPERPARAMETERS[self.algo], **self.hyperparameters}
 
     def env_kwargs(self) -> dict[str, Any]:
-        """Arguments of `RecurringJob-v0` (without workload and gpu)."""
-        return dict(eta_knob=self.eta, beta_knob=self.beta, max_retries=self.max_retries, num_recurrences=self.num_recurrences, slots=self.slots)
+        """Arguments of `RecurringJob-v1` (without workload and gpu)."""
+        return dict(eta_knob=self.eta, beta_knob=self.beta, max_retries=self.max_retries, num_recurrences=self.num_recurrences,
+                    slots=self.slots, observation=self.observation, trace_dir=self.trace_dir)
+
+    def workload_kwargs(self) -> dict[str, Any]:
+        """`workload` and `gpu` of the training env: the listed jobs, or procedural jobs derived
+        from the other listed workloads when `procedural` is among them."""
+        if PROCEDURAL not in self.workloads:
+            return dict(workload=_one_or_list(self.workloads), gpu=_one_or_list(self.gpus))
+        sources = [w for w in self.workloads if w != PROCEDURAL]
+        sources = sources if sources and sources != ["all"] else list(zeus_gym.WORKLOADS)
+        gpus = None if self.gpus == ["all"] else list(self.gpus)
+        generator = ProceduralJobs(workloads=tuple(sources), gpus=gpus, trace_dir=self.trace_dir, **self.procedural)
+        return dict(workload=generator, gpu=_one_or_list(self.gpus))
 
 
 class EnvTimer(VecEnvWrapper):
@@ -94,12 +126,12 @@ class EnvTimer(VecEnvWrapper):
 def make_training_env(config: TrainConfig) -> EnvTimer:
     """The training VecEnv: the native vector env for MaskablePPO (masks make every action
     playable); single envs with `InvalidActionPenalty` for the algorithms without masks."""
-    kwargs = dict(workload=_one_or_list(config.workloads), gpu=_one_or_list(config.gpus), **config.env_kwargs())
+    kwargs = dict(**config.workload_kwargs(), **config.env_kwargs())
     if config.algo == "maskable-ppo":
         venv: VecEnv = make_sb3_vec_env(config.n_envs, flat_actions=True, **kwargs)
     else:
         def make() -> gym.Env:
-            env = gym.make("ZeusGym/RecurringJob-v0", **kwargs).unwrapped
+            env = gym.make("ZeusGym/RecurringJob-v1", **kwargs).unwrapped
             return InvalidActionPenalty(FlatActions(env) if config.algo in FLAT else env, penalty=config.invalid_action_penalty)
 
         venv = DummyVecEnv([make] * config.n_envs)
@@ -109,16 +141,19 @@ def make_training_env(config: TrainConfig) -> EnvTimer:
     return EnvTimer(VecNormalize(VecMonitor(venv), norm_obs=False, norm_reward=True, gamma=config.hyperparameters.get("gamma", 0.99)))
 
 
-def train(config: TrainConfig, output: Path, progress_bar: bool = True) -> BaseAlgorithm:
-    """Train, then save model, configuration and timing into `output`."""
+def train(config: TrainConfig, output: Path, progress_bar: bool = True, callback: Any = None) -> BaseAlgorithm:
+    """Train, then save model, configuration and timing into `output` (`callback`: SB3's)."""
+    import torch
+
     output.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(config.torch_threads)
     env = make_training_env(config)
     model = ALGORITHMS[config.algo](
-        "MultiInputPolicy", env, seed=config.seed, device="cpu", verbose=0,
+        POLICIES[config.policy], env, seed=config.seed, device="cpu", verbose=0,
         tensorboard_log=str(output / "tensorboard"), **config.hyperparameters,
     )
     start = time.perf_counter()
-    model.learn(total_timesteps=config.timesteps, progress_bar=progress_bar)
+    model.learn(total_timesteps=config.timesteps, progress_bar=progress_bar, callback=callback)
     seconds = time.perf_counter() - start
     model.save(output / "model.zip")
     (output / "config.json").write_text(json.dumps({**asdict(config), "zeus_gym_version": zeus_gym.__version__}, indent=2) + "\n")
@@ -135,6 +170,9 @@ def load_config(directory: Path) -> TrainConfig:
         raise ValueError(f"{directory} is not a zeus-gym training folder: no config.json (train one with `zeus-gym train`)")
     saved = json.loads(path.read_text())
     saved.pop("zeus_gym_version", None)
+    # Folders from before v1 trained MultiInputPolicy on the v0 ("slots") observation.
+    saved.setdefault("observation", "slots")
+    saved.setdefault("policy", "mlp")
     return TrainConfig(**saved)
 
 
