@@ -182,7 +182,13 @@ _MODELS: dict[tuple[str, int], BaseAlgorithm] = {}  # per process: benchmarks bu
 class Sb3Agent(BaseAgent):
     """A saved policy as an agent: the most likely playable action in each observation."""
 
-    def __init__(self, directory: str | Path) -> None:
+    def __init__(self, directory: str | Path | None = None, *, model: BaseAlgorithm | None = None, config: TrainConfig | None = None) -> None:
+        """The policy saved in `directory`, or a live `model` trained with `config`."""
+        if directory is None:
+            if model is None or config is None:
+                raise ValueError("Sb3Agent needs a training folder, or both model and config")
+            self.config, self.model = config, model
+            return
         self.config = load_config(Path(directory))
         path = Path(directory).resolve() / "model.zip"
         key = (str(path), path.stat().st_mtime_ns)
