@@ -139,3 +139,20 @@ def test_save_load_identical_actions(toy_policy):
         assert np.array_equal(a, b)
         obs, *_ = env.step(a)
     assert isinstance(model.policy, ConfigurationScorerPolicy)
+
+
+def test_behaviour_cloning_copies_the_teacher(toy_policy):
+    from zeus_gym.imitation import clone, teacher_demonstrations
+
+    traces, _ = toy_policy
+    import gymnasium as gym
+
+    env = gym.make("ZeusGym/RecurringJob-v1", workload=TOY, gpu="toy", trace_dir=traces, slots=(3, 2))
+    observations, actions = teacher_demonstrations(env, "oracle", steps=200, seed=0)
+    assert set(actions.tolist()) == {CHEAPEST}  # the oracle plays the cheapest configuration
+    venv = make_sb3_vec_env(2, flat_actions=True, workload=TOY, gpu="toy", trace_dir=traces, slots=(3, 2))
+    model = MaskablePPO(ConfigurationScorerPolicy, venv, seed=1, device="cpu")
+    losses = clone(model, observations, actions, epochs=30, batch_size=64)
+    assert losses[-1] < 0.1 * losses[0]
+    obs = venv.reset()
+    assert model.predict(obs, deterministic=True)[0].tolist() == [CHEAPEST, CHEAPEST]

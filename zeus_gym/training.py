@@ -43,7 +43,7 @@ HYPERPARAMETERS: dict[str, dict[str, Any]] = {
     "dqn": dict(learning_starts=1000, buffer_size=100_000, exploration_fraction=0.2),
     # The scorer runs on every configuration of every sample: larger batches and fewer epochs
     # than SB3's defaults keep an update cheap next to the rollout.
-    "maskable-ppo": dict(n_steps=256, batch_size=512, n_epochs=4, ent_coef=0.01),
+    "maskable-ppo": dict(n_steps=256, batch_size=512, n_epochs=4, ent_coef=0.01, gamma=0.998),
 }
 POLICIES: dict[str, Any] = {"scorer": ConfigurationScorerPolicy, "mlp": "MultiInputPolicy"}
 
@@ -69,6 +69,9 @@ class TrainConfig:
     observation: str = "configs"  # the env's observation layout (v1); "slots" is v0's
     procedural: dict[str, Any] = field(default_factory=dict)  # ProceduralJobs arguments, with `procedural` workloads
     torch_threads: int = 1  # a second thread made updates 10x slower on a shared 2-core machine
+    warm_start: str | None = None  # an agent to imitate before PPO (zeus_gym.imitation), e.g. "zeus"
+    warm_start_steps: int = 20_000
+    warm_start_epochs: int = 10
     trace_dir: str | None = None
 
     def __post_init__(self) -> None:
@@ -80,6 +83,8 @@ class TrainConfig:
             raise ValueError(f"unknown policy {self.policy!r}: use one of auto, {', '.join(POLICIES)}")
         if self.policy == "scorer" and (self.algo != "maskable-ppo" or self.observation != "configs"):
             raise ValueError("policy 'scorer' needs algo 'maskable-ppo' and observation 'configs'")
+        if self.warm_start is not None and self.algo != "maskable-ppo":
+            raise ValueError(f"warm_start needs algo 'maskable-ppo', got {self.algo!r}")
         if self.timesteps < 1 or self.n_envs < 1:
             raise ValueError(f"timesteps and n_envs must be positive, got {self.timesteps}, {self.n_envs}")
         self.slots = tuple(self.slots)
@@ -153,11 +158,19 @@ def train(config: TrainConfig, output: Path, progress_bar: bool = True, callback
         tensorboard_log=str(output / "tensorboard"), **config.hyperparameters,
     )
     start = time.perf_counter()
+    imitation = None
+    if config.warm_start is not None:
+        from zeus_gym.imitation import warm_start
+
+        kwargs = dict(**config.workload_kwargs(), **config.env_kwargs())
+        imitation = warm_start(model, kwargs, config.warm_start, config.warm_start_steps, config.warm_start_epochs, config.seed)
+        imitation["seconds"] = time.perf_counter() - start
     model.learn(total_timesteps=config.timesteps, progress_bar=progress_bar, callback=callback)
     seconds = time.perf_counter() - start
     model.save(output / "model.zip")
     (output / "config.json").write_text(json.dumps({**asdict(config), "zeus_gym_version": zeus_gym.__version__}, indent=2) + "\n")
-    timing = {"seconds": seconds, "env_seconds": env.seconds, "env_share": env.seconds / seconds, "timesteps": model.num_timesteps}
+    timing = {"seconds": seconds, "env_seconds": env.seconds, "env_share": env.seconds / seconds, "timesteps": model.num_timesteps,
+              "warm_start": imitation}
     (output / "training.json").write_text(json.dumps(timing, indent=2) + "\n")
     env.close()
     return model
