@@ -55,7 +55,8 @@ def fold_config(protocol: str, held_out: str, args: argparse.Namespace):  # noqa
     else:
         workloads, gpus = list(WORKLOADS), [g for g in GPUS if g != held_out]
     return TrainConfig(algo="maskable-ppo", timesteps=args.timesteps, workloads=[*workloads, "procedural"], gpus=gpus,
-                       seed=args.seed, n_envs=args.n_envs, procedural={"real_share": args.real_share})
+                       seed=args.seed, n_envs=args.n_envs, procedural={"real_share": args.real_share},
+                       warm_start=None if args.warm_start == "none" else args.warm_start, warm_start_steps=args.warm_start_steps)
 
 
 def held_out_pairs(protocol: str, held_out: str) -> list[tuple[str, str]]:
@@ -194,7 +195,7 @@ def report(output: Path, args: argparse.Namespace, wall: float | None) -> str:
     env_seconds = sum(t["env_seconds"] for t in timings.values())
     steps = sorted({t["timesteps"] for t in timings.values()})
     command = (f"python agents/held_out.py --timesteps {args.timesteps} --seed {args.seed} --n-envs {args.n_envs} "
-               f"--real-share {args.real_share} --seeds {args.seeds} --curve-every {args.curve_every} --jobs {args.jobs} --output {output}")
+               f"--real-share {args.real_share} --warm-start {args.warm_start} --warm-start-steps {args.warm_start_steps} --seeds {args.seeds} --curve-every {args.curve_every} --jobs {args.jobs} --output {output}")
     wall_line = f" The whole recipe (training, curves and benchmarks, {args.jobs} folds at a time) took {wall:.0f} s of wall time." if wall else ""
     text = f"""# Held-out jobs: the shared-scorer MaskablePPO policy vs Zeus
 
@@ -232,6 +233,8 @@ def main() -> None:
     parser.add_argument("--n-envs", type=int, default=8)
     parser.add_argument("--real-share", type=float, default=0.25)
     parser.add_argument("--seeds", default="101-105")
+    parser.add_argument("--warm-start", default="zeus", help="agent to imitate before PPO, or none")
+    parser.add_argument("--warm-start-steps", type=int, default=20_000)
     parser.add_argument("--curve-every", type=int, default=10_000)
     parser.add_argument("--jobs", type=int, default=2, help="folds trained at once (one core each)")
     parser.add_argument("--folds", default="all", help="comma-separated protocol-held_out names, e.g. workload-squad,gpu-a40")
