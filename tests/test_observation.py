@@ -100,3 +100,50 @@ def test_checkers_pass_without_warnings(zeus_trace_dir, workload, gpu):
 def test_unknown_observation_layout_is_one_line_error(zeus_trace_dir):
     with pytest.raises(ValueError, match=r"observation must be one of 'configs', 'slots', got 'grid'"):
         gym.make("ZeusGym/RecurringJob-v1", observation="grid")
+
+
+def _with_batch_total(per_limit):
+    return np.concatenate([per_limit, per_limit.sum(axis=2, keepdims=True)], axis=2)
+
+
+def configs_from_scratch(params, state):
+    """The `configs` rows recomputed from the counters over every configuration: the definition
+    that the core's incremental update (only the batch size a step ran) must equal."""
+    job = state.job
+    n, num_b, num_p = len(job), params.max_batch_sizes, params.max_power_limits
+    grid = (n, num_b, num_p)
+    tries = _with_batch_total(state.tries.reshape(grid))
+    at_least_one = np.maximum(tries, 1.0)
+    profiled = state.profiled
+    batch_reached = state.reached.reshape(grid).sum(axis=2)
+    target = state.reached_epochs / np.maximum(batch_reached, 1.0)
+    max_epochs = params.max_epochs[job][:, None, None]
+    known = profiled[:, :, None] | (tries > 0)
+    known[:, :, num_p] = profiled
+    dynamic = (
+        tries / params.num_recurrences[job][:, None, None],
+        _with_batch_total(state.cost_sum.reshape(grid)) / at_least_one,
+        _with_batch_total(state.reached.reshape(grid)) / at_least_one,
+        np.broadcast_to(profiled[:, :, None], tries.shape),
+        known,
+        np.where(known, params.config_epoch_ratio[job], 0.0),
+        _with_batch_total(state.epochs_sum.reshape(grid)) / at_least_one / max_epochs,
+        np.broadcast_to(target[:, :, None] / max_epochs, tries.shape),
+        np.where(known & (batch_reached > 0)[:, :, None], params.config_epoch_cost[job] * target[:, :, None], 0.0),
+    )
+    configs = np.zeros((n, num_b * (num_p + 1), F), dtype=np.float32)
+    configs[..., :5] = params.config_static[job]
+    for column, value in enumerate(dynamic, start=5):
+        configs[..., column] = value.reshape(n, -1)
+    return configs.reshape(n, -1)
+
+
+@pytest.mark.parametrize("workload, gpu", [("all", "all"), ("movielens-1m", "rtx6000"), ("procedural", "all")])
+def test_incremental_rows_equal_the_definition(zeus_trace_dir, workload, gpu):
+    envs = gym.make_vec("ZeusGym/RecurringJob-v1", num_envs=8, workload=workload, gpu=gpu, slots=(15, 9), num_recurrences=6,
+                        max_retries=3, vectorization_mode="vector_entry_point")
+    obs, _ = envs.reset(seed=3)
+    envs.action_space.seed(3)
+    for _ in range(150):
+        obs, *_ = envs.step(envs.action_space.sample())
+        assert np.array_equal(obs["configs"], configs_from_scratch(envs.unwrapped.params, envs.unwrapped._state))

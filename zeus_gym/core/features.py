@@ -25,18 +25,22 @@ action index of `FlatActions` and of MaskablePPO's masks. Its row, all float32 i
 
 Global features: progress, attempt, early stopping active, threshold / `default_cost`, the last
 run (ran, reached, cost / `default_cost`, profiled), eta, and 1 / beta (0 for no early stopping).
-Only what an agent has seen is revealed: per-epoch costs are the traces' numbers, which a run or a
+The core keeps the rows in `State.config_features`, recomputing after each step only the P + 1
+rows of the batch size that ran (tested equal to the definition over all rows), so observing is
+a copy. Only what an agent has seen is revealed: per-epoch costs are the traces' numbers, which a run or a
 profile measures exactly (`info["profile_epoch_cost"]`), and epochs are counted from its runs.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from zeus_gym.core.params import Params
-from zeus_gym.core.sim import State
+
+if TYPE_CHECKING:
+    from zeus_gym.core.sim import State
 
 CONFIG_FEATURES = (
     "batch", "power", "is_profile", "b0", "playable", "tries", "mean_cost", "reach_rate", "profiled",
@@ -87,9 +91,50 @@ def empty_observation(params: Params, n: int | None) -> dict[str, np.ndarray]:
     }
 
 
-def _with_batch_total(per_limit: np.ndarray) -> np.ndarray:
-    """(n, B, P) -> (n, B, P + 1): the profile column holds the batch size's total."""
-    return np.concatenate([per_limit, per_limit.sum(axis=2, keepdims=True)], axis=2)
+def initial_features(params: Params, job: np.ndarray) -> np.ndarray:
+    """(n, K * F) float32 rows of fresh episodes of jobs `job`: the static columns, zeros after."""
+    features = np.zeros((len(job), num_configs(params), len(CONFIG_FEATURES)), dtype=np.float32)
+    features[..., :NUM_STATIC] = params.config_static[job]
+    return features.reshape(len(job), -1)
+
+
+def update_batch_features(params: Params, state: State, rows: Any, batch_index: Any) -> None:
+    """Recompute, in `state.config_features`, the rows of the P + 1 configurations of batch size
+    `batch_index` of each job in `rows` (arrays, or scalars for one job): a step only changes the
+    statistics of the batch size it ran, so observing is a copy rather than work over all K."""
+    rows, b = np.atleast_1d(rows), np.atleast_1d(batch_index)
+    num_p = params.max_power_limits
+    used = b[:, None] * num_p + np.arange(num_p)  # the batch size's (b, p) entries of the counters
+    job = state.job[rows]
+    picked = rows[:, None]
+    tries = _with_total(state.tries[picked, used])
+    at_least_one = np.maximum(tries, 1.0)
+    reached = state.reached[picked, used]
+    batch_reached = reached.sum(axis=1)
+    target = state.reached_epochs[rows, b] / np.maximum(batch_reached, 1.0)  # epochs
+    profiled = state.profiled[rows, b]
+    max_epochs = params.max_epochs[job][:, None]
+    known = profiled[:, None] | (tries > 0)
+    known[:, num_p] = profiled
+    dynamic = (
+        tries / params.num_recurrences[job][:, None],
+        _with_total(state.cost_sum[picked, used]) / at_least_one,
+        _with_total(reached) / at_least_one,
+        np.broadcast_to(profiled[:, None], tries.shape),
+        known,
+        np.where(known, params.config_epoch_ratio[job, b], 0.0),
+        _with_total(state.epochs_sum[picked, used]) / at_least_one / max_epochs,
+        np.broadcast_to((target / max_epochs[:, 0])[:, None], tries.shape),
+        np.where(known & (batch_reached > 0)[:, None], params.config_epoch_cost[job, b] * target[:, None], 0.0),
+    )
+    block = state.config_features.reshape(len(state.job), -1, len(CONFIG_FEATURES))
+    configs = b[:, None] * (num_p + 1) + np.arange(num_p + 1)
+    block[picked, configs, NUM_STATIC:] = np.stack(dynamic, axis=-1)
+
+
+def _with_total(per_limit: np.ndarray) -> np.ndarray:
+    """(m, P) -> (m, P + 1): the profile column holds the batch size's total."""
+    return np.concatenate([per_limit, per_limit.sum(axis=1, keepdims=True)], axis=1)
 
 
 def observe_configs(params: Params, state: State, out: dict[str, np.ndarray] | None = None, rows: Any = slice(None)) -> dict[str, np.ndarray]:
@@ -98,34 +143,10 @@ def observe_configs(params: Params, state: State, out: dict[str, np.ndarray] | N
     single = isinstance(rows, (int, np.integer))
     sel = slice(int(rows), int(rows) + 1) if single else rows
     job = state.job[sel]
-    n, num_b, num_p = len(job), params.max_batch_sizes, params.max_power_limits
-    grid = (n, num_b, num_p)
-    tries = _with_batch_total(state.tries[sel].reshape(grid))
-    at_least_one = np.maximum(tries, 1.0)
-    profiled = state.profiled[sel]
-    batch_reached = state.reached[sel].reshape(grid).sum(axis=2)
-    target = state.reached_epochs[sel] / np.maximum(batch_reached, 1.0)  # (n, B) epochs
-    max_epochs = params.max_epochs[job][:, None, None]
-    known = profiled[:, :, None] | (tries > 0)
-    known[:, :, num_p] = profiled
-    epoch_cost = params.config_epoch_cost[job]
-    dynamic = (
-        tries / params.num_recurrences[job][:, None, None],
-        _with_batch_total(state.cost_sum[sel].reshape(grid)) / at_least_one,
-        _with_batch_total(state.reached[sel].reshape(grid)) / at_least_one,
-        np.broadcast_to(profiled[:, :, None], tries.shape),
-        known,
-        np.where(known, params.config_epoch_ratio[job], 0.0),
-        _with_batch_total(state.epochs_sum[sel].reshape(grid)) / at_least_one / max_epochs,
-        np.broadcast_to(target[:, :, None] / max_epochs, tries.shape),
-        np.where(known & (batch_reached > 0)[:, :, None], epoch_cost * target[:, :, None], 0.0),
-    )
+    n = len(job)
     obs = empty_observation(params, n) if out is None or single else out
-    configs = obs["configs"].reshape(n, -1, len(CONFIG_FEATURES))  # a view: same buffer
-    configs[..., :NUM_STATIC] = params.config_static[job]
-    for column, value in enumerate(dynamic, start=NUM_STATIC):
-        configs[..., column] = value.reshape(n, -1)
-    obs["action_mask"][...] = configs[..., CONFIG_FEATURES.index("playable")]
+    obs["configs"][...] = state.config_features[sel]
+    obs["action_mask"][...] = params.playable[job].reshape(n, -1)
     threshold = params.beta * state.min_cost[sel]
     active = threshold != np.inf
     globals_ = obs["globals"]

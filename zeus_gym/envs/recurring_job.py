@@ -182,7 +182,7 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
 
     | argument          | default         | meaning                                                     |
     |-------------------|-----------------|-------------------------------------------------------------|
-    | `workload`        | `"librispeech"` | a name in `zeus_gym.WORKLOADS` or a `JobSpec` (or its dict); a list or "all" |
+    | `workload`        | `"librispeech"` | a name in `zeus_gym.WORKLOADS` or a `JobSpec` (or its dict); a list or "all"; or `"procedural"` / a `zeus_gym.procedural.ProceduralJobs`: a new synthetic job every reset (`job_info["synthetic"]`) |
     | `gpu`             | `"v100"`        | `a40`, `p100`, `rtx6000`, `v100`, or your trace's GPU name; a list or "all" |
     | `eta_knob`        | `0.5`           | weight of energy vs time in the cost, in [0, 1]             |
     | `beta_knob`       | `2.0`           | early-stop threshold factor; `inf` disables early stopping  |
