@@ -194,12 +194,12 @@ def report(output: Path, args: argparse.Namespace, wall: float | None, resumed: 
     timings = {name: json.loads((output / name / "policy" / "training.json").read_text()) for name in (f"{k}-{h}" for k, h in folds())}
     seconds = sum(t["seconds"] for t in timings.values())
     env_seconds = sum(t["env_seconds"] for t in timings.values())
-    steps = sorted({t["timesteps"] for t in timings.values()})
+    steps = ", ".join(str(n) for n in sorted({t["timesteps"] for t in timings.values()}))
     command = (f"python agents/held_out.py --timesteps {args.timesteps} --seed {args.seed} --n-envs {args.n_envs} "
                f"--real-share {args.real_share} --warm-start {args.warm_start} --warm-start-steps {args.warm_start_steps} --seeds {args.seeds} --curve-every {args.curve_every} --jobs {args.jobs} --output {output}")
     wall_line = ""
     if wall:
-        kept = f", resuming {resumed} folds trained by an earlier run," if resumed else ""
+        kept = f", resuming {resumed} folds trained by an earlier run" if resumed else ""
         wall_line = f" The last run of the recipe (training, curves and benchmarks, {args.jobs} folds at a time{kept}) took {wall:.0f} s of wall time."
     text = f"""# Held-out jobs: the shared-scorer MaskablePPO policy vs Zeus
 
