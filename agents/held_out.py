@@ -56,7 +56,8 @@ def fold_config(protocol: str, held_out: str, args: argparse.Namespace):  # noqa
         workloads, gpus = list(WORKLOADS), [g for g in GPUS if g != held_out]
     return TrainConfig(algo="maskable-ppo", timesteps=args.timesteps, workloads=[*workloads, "procedural"], gpus=gpus,
                        seed=args.seed, n_envs=args.n_envs, procedural={"real_share": args.real_share},
-                       warm_start=None if args.warm_start == "none" else args.warm_start, warm_start_steps=args.warm_start_steps)
+                       warm_start=None if args.warm_start == "none" else args.warm_start, warm_start_steps=args.warm_start_steps,
+                       warm_start_epochs=args.warm_start_epochs, hyperparameters=json.loads(args.hyperparameters))
 
 
 def held_out_pairs(protocol: str, held_out: str) -> list[tuple[str, str]]:
@@ -196,7 +197,7 @@ def report(output: Path, args: argparse.Namespace, wall: float | None, resumed: 
     env_seconds = sum(t["env_seconds"] for t in timings.values())
     steps = ", ".join(str(n) for n in sorted({t["timesteps"] for t in timings.values()}))
     command = (f"python agents/held_out.py --timesteps {args.timesteps} --seed {args.seed} --n-envs {args.n_envs} "
-               f"--real-share {args.real_share} --warm-start {args.warm_start} --warm-start-steps {args.warm_start_steps} --seeds {args.seeds} --curve-every {args.curve_every} --jobs {args.jobs} --output {output}")
+               f"--real-share {args.real_share} --warm-start {args.warm_start} --warm-start-steps {args.warm_start_steps} --warm-start-epochs {args.warm_start_epochs} --hyperparameters '{args.hyperparameters}' --seeds {args.seeds} --curve-every {args.curve_every} --jobs {args.jobs} --output {output}")
     wall_line = ""
     if wall:
         kept = f", resuming {resumed} folds trained by an earlier run" if resumed else ""
@@ -239,6 +240,8 @@ def main() -> None:
     parser.add_argument("--seeds", default="101-105")
     parser.add_argument("--warm-start", default="zeus", help="agent to imitate before PPO, or none")
     parser.add_argument("--warm-start-steps", type=int, default=20_000)
+    parser.add_argument("--warm-start-epochs", type=int, default=10)
+    parser.add_argument("--hyperparameters", default="{}", help="JSON of MaskablePPO arguments over zeus-gym's defaults")
     parser.add_argument("--curve-every", type=int, default=10_000)
     parser.add_argument("--jobs", type=int, default=2, help="folds trained at once (one core each)")
     parser.add_argument("--folds", default="all", help="comma-separated protocol-held_out names, e.g. workload-squad,gpu-a40")
