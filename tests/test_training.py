@@ -16,7 +16,7 @@ from zeus_gym.cli import app
 from zeus_gym.training import Sb3Agent
 from zeus_gym.wrappers import FlatActions, InvalidActionPenalty
 
-ENV_ID = "ZeusGym/RecurringJob-v0"
+ENV_ID = "ZeusGym/RecurringJob-v1"
 ENVS = {
     "single": dict(workload="movielens-1m", gpu="rtx6000"),
     "multi": dict(workload="all", gpu="all", slots=(15, 9)),
@@ -56,7 +56,7 @@ def test_invalid_action_penalty_does_not_run_and_truncates(zeus_trace_dir):
     assert [r[1] for r in results] == [-2.0, -2.0, -2.0]
     assert [r[3] for r in results] == [False, False, True]
     assert all(r[4] == {"invalid_action": True} for r in results)
-    assert all(np.array_equal(r[0]["tries"], obs["tries"]) for r in results)
+    assert all(np.array_equal(r[0]["configs"], obs["configs"]) for r in results)
     _, _, _, _, info = env.step(np.array([8, 8]))  # b0, profiled
     assert info["invalid_action"] is False and info["ran"]
 
@@ -65,7 +65,7 @@ def test_slots_pad_the_spaces(zeus_trace_dir):
     env = gym.make(ENV_ID, workload="squad", gpu="p100", slots=(15, 9)).unwrapped
     assert env.action_space.nvec.tolist() == [15, 10]
     obs, info = env.reset(seed=0)
-    assert obs["batch_sizes"].shape == (15,) and (obs["batch_sizes"][5:] == 0).all()
+    assert obs["action_mask"].shape == (15 * 10,) and not obs["action_mask"].reshape(15, 10)[5:].any()
     with pytest.raises(ValueError, match="slots=\\(3, 9\\) is smaller than the jobs need: at least \\(5, 6\\)"):
         gym.make(ENV_ID, workload="squad", gpu="p100", slots=(3, 9))
 

@@ -12,7 +12,7 @@ import zeus_gym  # noqa: F401
 from zeus_gym.core.draws import BufferedDraw, GeneratorDraw
 from zeus_gym.envs import RecurringJobVectorEnv
 
-ENV_ID = "ZeusGym/RecurringJob-v0"
+ENV_ID = "ZeusGym/RecurringJob-v1"
 SHORT = dict(num_recurrences=3, max_retries=4)
 
 
@@ -30,10 +30,12 @@ def sampled_actions(envs, steps: int, seed: int) -> np.ndarray:
 @pytest.mark.parametrize("num_envs", [1, 3, 16])
 @pytest.mark.parametrize("workload, gpu", [("librispeech", "v100"), ("movielens-1m", "rtx6000")])
 @pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP])
-def test_vector_env_equals_sync_vector_env(zeus_trace_dir, num_envs, workload, gpu, mode):
+@pytest.mark.parametrize("env_id", [ENV_ID, "ZeusGym/RecurringJob-v0"])
+@pytest.mark.filterwarnings("ignore:.*is out of date:DeprecationWarning")
+def test_vector_env_equals_sync_vector_env(zeus_trace_dir, num_envs, workload, gpu, mode, env_id):
     kwargs = dict(workload=workload, gpu=gpu, **SHORT)
-    native = gym.make_vec(ENV_ID, num_envs=num_envs, vectorization_mode="vector_entry_point", autoreset_mode=mode, **kwargs)
-    sync = SyncVectorEnv([lambda: gym.make(ENV_ID, **kwargs) for _ in range(num_envs)], autoreset_mode=mode)
+    native = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", autoreset_mode=mode, **kwargs)
+    sync = SyncVectorEnv([lambda: gym.make(env_id, **kwargs) for _ in range(num_envs)], autoreset_mode=mode)
     assert isinstance(native, RecurringJobVectorEnv)
     assert native.single_observation_space == sync.single_observation_space
     assert native.single_action_space == sync.single_action_space

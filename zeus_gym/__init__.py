@@ -7,9 +7,17 @@ from zeus_gym.workloads import WORKLOADS, JobSpec
 __version__ = "0.1.0"
 
 register(
+    id="ZeusGym/RecurringJob-v1",
+    entry_point="zeus_gym.envs.recurring_job:RecurringJobEnv",
+    vector_entry_point="zeus_gym.envs.recurring_job_vector:RecurringJobVectorEnv",
+    kwargs={"observation": "configs"},
+)
+# v0: the same dynamics with the per-slot observation of the first release.
+register(
     id="ZeusGym/RecurringJob-v0",
     entry_point="zeus_gym.envs.recurring_job:RecurringJobEnv",
     vector_entry_point="zeus_gym.envs.recurring_job_vector:RecurringJobVectorEnv",
+    kwargs={"observation": "slots"},
 )
 
 __all__ = ["WORKLOADS", "JobSpec", "__version__"]

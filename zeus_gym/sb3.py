@@ -30,18 +30,24 @@ from zeus_gym.wrappers import PlayableDiscrete
 def unbatch_infos(infos: dict[str, Any], num_envs: int) -> list[dict[str, Any]]:
     """Gymnasium's vector infos (`info[key]` + mask `info["_" + key]`) as one dict per env."""
     out: list[dict[str, Any]] = [{} for _ in range(num_envs)]
+    everyone = list(range(num_envs))
     for key, values in infos.items():
         if key.startswith("_"):
             continue
-        present = infos.get(f"_{key}", np.ones(num_envs, dtype=bool))
+        present = infos.get(f"_{key}")
+        rows = everyone if present is None or present.all() else np.flatnonzero(present).tolist()
         if isinstance(values, dict):
-            for i, nested in enumerate(unbatch_infos(values, num_envs)):
-                if present[i]:
-                    out[i][key] = nested
-            continue
-        for i in np.flatnonzero(present).tolist():
-            value = values[i]
-            out[i][key] = value.item() if isinstance(value, np.generic) else value
+            nested = unbatch_infos(values, num_envs)
+            for i in rows:
+                out[i][key] = nested[i]
+        elif isinstance(values, np.ndarray) and values.ndim == 1 and values.dtype != object:
+            scalars = values.tolist()  # Python scalars, as `.item()` gives, in one call
+            for i in rows:
+                out[i][key] = scalars[i]
+        else:
+            for i in rows:
+                value = values[i]
+                out[i][key] = value.item() if isinstance(value, np.generic) else value
     return out
 
 

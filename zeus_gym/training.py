@@ -1,6 +1,9 @@
-"""Train Stable-Baselines3 / sb3-contrib policies on RecurringJob-v0 and play them as agents.
+"""Train Stable-Baselines3 / sb3-contrib policies on RecurringJob-v1 and play them as agents.
 
-Needs the `rl` extra. A training run writes into its folder `model.zip`, `config.json` (everything
+Needs the `rl` extra. MaskablePPO trains `zeus_gym.policies.ConfigurationScorerPolicy` (one shared
+scorer per configuration) by default; the other algorithms SB3's `MultiInputPolicy`. `workloads`
+may include `procedural`: every reset then draws a synthetic job derived from the other listed
+workloads (all six if none) on `gpus` (`zeus_gym.procedural`). A training run writes into its folder `model.zip`, `config.json` (everything
 needed to rebuild the same environment) and `training.json` (wall time and the share spent in the
 environment), plus TensorBoard logs under `tensorboard/`. `Sb3Agent` (`--agent sb3:DIR`) plays a
 saved policy greedily, restricted to the job's playable actions.
@@ -24,6 +27,8 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecEnvWrapper,
 import zeus_gym
 from zeus_gym.agents.base import BaseAgent
 from zeus_gym.folder_lock import lock_folder
+from zeus_gym.policies import ConfigurationScorerPolicy
+from zeus_gym.procedural import PROCEDURAL, ProceduralJobs
 from zeus_gym.sb3 import make_sb3_vec_env
 from zeus_gym.wrappers import FlatActions, InvalidActionPenalty
 
@@ -37,8 +42,11 @@ HYPERPARAMETERS: dict[str, dict[str, Any]] = {
     "ppo": dict(n_steps=256, batch_size=256, ent_coef=0.01),
     "a2c": dict(n_steps=16, ent_coef=0.01),
     "dqn": dict(learning_starts=1000, buffer_size=100_000, exploration_fraction=0.2),
-    "maskable-ppo": dict(n_steps=256, batch_size=256, ent_coef=0.01),
+    # The scorer runs on every configuration of every sample: larger batches and fewer epochs
+    # than SB3's defaults keep an update cheap next to the rollout.
+    "maskable-ppo": dict(n_steps=256, batch_size=512, n_epochs=4, ent_coef=0.01, gamma=0.998),
 }
+POLICIES: dict[str, Any] = {"scorer": ConfigurationScorerPolicy, "mlp": "MultiInputPolicy"}
 
 
 @dataclass
@@ -59,19 +67,47 @@ class TrainConfig:
     slots: tuple[int, int] = DEFAULT_SLOTS
     invalid_action_penalty: float = 1.0
     hyperparameters: dict[str, Any] = field(default_factory=dict)
+    policy: str = "auto"  # "scorer" (the default of maskable-ppo, which it needs masks for) or "mlp"
+    observation: str = "configs"  # the env's observation layout (v1); "slots" is v0's
+    procedural: dict[str, Any] = field(default_factory=dict)  # ProceduralJobs arguments, with `procedural` workloads
+    torch_threads: int = 1  # a second thread made updates 10x slower on a shared 2-core machine
+    warm_start: str | None = None  # an agent to imitate before PPO (zeus_gym.imitation), e.g. "zeus"
+    warm_start_steps: int = 20_000
+    warm_start_epochs: int = 10
+    trace_dir: str | None = None
 
     def __post_init__(self) -> None:
         if self.algo not in ALGORITHMS:
             raise ValueError(f"unknown algorithm {self.algo!r}: use one of {', '.join(ALGORITHMS)}")
+        if self.policy == "auto":
+            self.policy = "scorer" if self.algo == "maskable-ppo" else "mlp"
+        if self.policy not in POLICIES:
+            raise ValueError(f"unknown policy {self.policy!r}: use one of auto, {', '.join(POLICIES)}")
+        if self.policy == "scorer" and (self.algo != "maskable-ppo" or self.observation != "configs"):
+            raise ValueError("policy 'scorer' needs algo 'maskable-ppo' and observation 'configs'")
+        if self.warm_start is not None and self.algo != "maskable-ppo":
+            raise ValueError(f"warm_start needs algo 'maskable-ppo', got {self.algo!r}")
         if self.timesteps < 1 or self.n_envs < 1:
             raise ValueError(f"timesteps and n_envs must be positive, got {self.timesteps}, {self.n_envs}")
         self.slots = tuple(self.slots)
+        self.trace_dir = None if self.trace_dir is None else str(self.trace_dir)
         self.hyperparameters = {**HYPERPARAMETERS[self.algo], **self.hyperparameters}
 
     def env_kwargs(self) -> dict[str, Any]:
-        """Arguments of `RecurringJob-v0` (without workload and gpu)."""
-        return dict(eta_knob=self.eta, beta_knob=self.beta, max_retries=self.max_retries, num_recurrences=self.num_recurrences, slots=self.slots,
-                    trace_dir=self.trace_dir)
+        """Arguments of `RecurringJob-v1` (without workload and gpu)."""
+        return dict(eta_knob=self.eta, beta_knob=self.beta, max_retries=self.max_retries, num_recurrences=self.num_recurrences,
+                    slots=self.slots, observation=self.observation, trace_dir=self.trace_dir)
+
+    def workload_kwargs(self) -> dict[str, Any]:
+        """`workload` and `gpu` of the training env: the listed jobs, or procedural jobs derived
+        from the other listed workloads when `procedural` is among them."""
+        if PROCEDURAL not in self.workloads:
+            return dict(workload=_one_or_list(self.workloads), gpu=_one_or_list(self.gpus))
+        sources = [w for w in self.workloads if w != PROCEDURAL]
+        sources = sources if sources and sources != ["all"] else list(zeus_gym.WORKLOADS)
+        gpus = None if self.gpus == ["all"] else list(self.gpus)
+        generator = ProceduralJobs(workloads=tuple(sources), gpus=gpus, trace_dir=self.trace_dir, **self.procedural)
+        return dict(workload=generator, gpu=_one_or_list(self.gpus))
 
 
 class EnvTimer(VecEnvWrapper):
@@ -97,12 +133,12 @@ class EnvTimer(VecEnvWrapper):
 def make_training_env(config: TrainConfig) -> EnvTimer:
     """The training VecEnv: the native vector env for MaskablePPO (masks make every action
     playable); single envs with `InvalidActionPenalty` for the algorithms without masks."""
-    kwargs = dict(workload=_one_or_list(config.workloads), gpu=_one_or_list(config.gpus), **config.env_kwargs())
+    kwargs = dict(**config.workload_kwargs(), **config.env_kwargs())
     if config.algo == "maskable-ppo":
         venv: VecEnv = make_sb3_vec_env(config.n_envs, flat_actions=True, **kwargs)
     else:
         def make() -> gym.Env:
-            env = gym.make("ZeusGym/RecurringJob-v0", **kwargs).unwrapped
+            env = gym.make("ZeusGym/RecurringJob-v1", **kwargs).unwrapped
             return InvalidActionPenalty(FlatActions(env) if config.algo in FLAT else env, penalty=config.invalid_action_penalty)
 
         venv = DummyVecEnv([make] * config.n_envs)
@@ -112,22 +148,33 @@ def make_training_env(config: TrainConfig) -> EnvTimer:
     return EnvTimer(VecNormalize(VecMonitor(venv), norm_obs=False, norm_reward=True, gamma=config.hyperparameters.get("gamma", 0.99)))
 
 
-def train(config: TrainConfig, output: Path, progress_bar: bool = True) -> BaseAlgorithm:
-    """Train, then save model, configuration and timing into `output` (refused at once if
-    another run is using `output`: two runs would overwrite each other's model and logs)."""
+def train(config: TrainConfig, output: Path, progress_bar: bool = True, callback: Any = None) -> BaseAlgorithm:
+    """Train, then save model, configuration and timing into `output` (`callback`: SB3's; refused
+    at once if another run is using `output`: two runs would overwrite each other's model and logs)."""
+    import torch
+
     output = Path(output)
     with lock_folder(output, "zeus-gym train"):
+        torch.set_num_threads(config.torch_threads)
         env = make_training_env(config)
         model = ALGORITHMS[config.algo](
-            "MultiInputPolicy", env, seed=config.seed, device="cpu", verbose=0,
+            POLICIES[config.policy], env, seed=config.seed, device="cpu", verbose=0,
             tensorboard_log=str(output / "tensorboard"), **config.hyperparameters,
         )
         start = time.perf_counter()
-        model.learn(total_timesteps=config.timesteps, progress_bar=progress_bar)
+        imitation = None
+        if config.warm_start is not None:
+            from zeus_gym.imitation import warm_start
+
+            kwargs = dict(**config.workload_kwargs(), **config.env_kwargs())
+            imitation = warm_start(model, kwargs, config.warm_start, config.warm_start_steps, config.warm_start_epochs, config.seed)
+            imitation["seconds"] = time.perf_counter() - start
+        model.learn(total_timesteps=config.timesteps, progress_bar=progress_bar, callback=callback)
         seconds = time.perf_counter() - start
         model.save(output / "model.zip")
         (output / "config.json").write_text(json.dumps({**asdict(config), "zeus_gym_version": zeus_gym.__version__}, indent=2) + "\n")
-        timing = {"seconds": seconds, "env_seconds": env.seconds, "env_share": env.seconds / seconds, "timesteps": model.num_timesteps}
+        timing = {"seconds": seconds, "env_seconds": env.seconds, "env_share": env.seconds / seconds, "timesteps": model.num_timesteps,
+                  "warm_start": imitation}
         (output / "training.json").write_text(json.dumps(timing, indent=2) + "\n")
         env.close()
     return model
@@ -140,6 +187,9 @@ def load_config(directory: Path) -> TrainConfig:
         raise ValueError(f"{directory} is not a zeus-gym training folder: no config.json (train one with `zeus-gym train`)")
     saved = json.loads(path.read_text())
     saved.pop("zeus_gym_version", None)
+    # Folders from before v1 trained MultiInputPolicy on the v0 ("slots") observation.
+    saved.setdefault("observation", "slots")
+    saved.setdefault("policy", "mlp")
     return TrainConfig(**saved)
 
 
@@ -149,7 +199,13 @@ _MODELS: dict[tuple[str, int], BaseAlgorithm] = {}  # per process: benchmarks bu
 class Sb3Agent(BaseAgent):
     """A saved policy as an agent: the most likely playable action in each observation."""
 
-    def __init__(self, directory: str | Path) -> None:
+    def __init__(self, directory: str | Path | None = None, *, model: BaseAlgorithm | None = None, config: TrainConfig | None = None) -> None:
+        """The policy saved in `directory`, or a live `model` trained with `config`."""
+        if directory is None:
+            if model is None or config is None:
+                raise ValueError("Sb3Agent needs a training folder, or both model and config")
+            self.config, self.model = config, model
+            return
         self.config = load_config(Path(directory))
         path = Path(directory).resolve() / "model.zip"
         key = (str(path), path.stat().st_mtime_ns)

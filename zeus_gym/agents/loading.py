@@ -44,13 +44,15 @@ SB3_PREFIX = "sb3:"
 
 
 def agent_env_kwargs(spec: str) -> dict[str, Any]:
-    """Env arguments an agent needs: a trained policy (`sb3:DIR`) its action slots."""
+    """Env arguments an agent needs: a trained policy (`sb3:DIR`) its action slots and the
+    observation layout it was trained on (folders from before v1 have none: the v0 "slots")."""
     if not spec.startswith(SB3_PREFIX):
         return {}
     path = Path(spec[len(SB3_PREFIX):]) / "config.json"
     if not path.is_file():
         raise ValueError(f"agent {spec!r}: no trained policy there (no {path}); train one with `zeus-gym train`")
-    return {"slots": tuple(json.loads(path.read_text())["slots"])}
+    saved = json.loads(path.read_text())
+    return {"slots": tuple(saved["slots"]), "observation": saved.get("observation", "slots")}
 
 
 def load_agent(spec: str, env: Any = None) -> Agent:

@@ -50,6 +50,7 @@ class JobArrays:
     max_run_cost: float  # the most one run can cost (any configuration, max_epochs), / default_cost
     fallback_energy: np.ndarray  # (K,) full runs of b0 at its largest limit that reach the target
     fallback_time: np.ndarray  # (K,)
+    synthetic: bool = False  # generated (zeus_gym.procedural), not measured
 
     @property
     def b0_index(self) -> int:

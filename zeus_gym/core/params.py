@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -45,6 +46,10 @@ class Params:
     batch_feature: np.ndarray  # (J, B) (log2 b + 1) / (log2 BATCH_SCALE + 1); 0 = padding
     power_feature: np.ndarray  # (J, P) limit / POWER_SCALE; 0 = padding
     default_feature: np.ndarray  # (J, B) one-hot of b0's slot
+    # The v1 observation's fixed per-configuration facts, K = B * (P + 1) flat actions (b * (P + 1) + p):
+    config_static: np.ndarray  # (J, K, 5) float32: batch feature, power feature, is-profile, b0, playable
+    config_epoch_cost: np.ndarray  # (J, B, P + 1) cost of one epoch / default_cost (profile: at its limit)
+    config_epoch_ratio: np.ndarray  # (J, B, P + 1) cost of one epoch / that of b0 at its top limit
     fallback_energy: np.ndarray  # (J, K)
     fallback_time: np.ndarray  # (J, K)
     num_fallback: np.ndarray  # (J,)
@@ -157,6 +162,7 @@ def make_params(
     batch_feature = np.where(real_batch, (np.log2(np.where(real_batch, batch_sizes, 1)) + 1) / (np.log2(BATCH_SCALE) + 1), 0.0)
     power_feature = power_limits / POWER_SCALE
     playable = np.concatenate([feasible, real_batch[:, :, None]], axis=2)
+    static, epoch_cost, epoch_ratio = _config_facts(jobs, eta, playable, batch_feature, power_feature, stack)
     return Params(
         jobs=tuple(jobs),
         eta=float(eta),
@@ -188,7 +194,43 @@ def make_params(
         batch_feature=batch_feature.astype(np.float32),
         power_feature=power_feature.astype(np.float32),
         default_feature=(np.arange(batch_sizes.shape[1]) == np.array([job.b0_index for job in jobs])[:, None]).astype(np.float32),
+        config_static=static,
+        config_epoch_cost=epoch_cost,
+        config_epoch_ratio=epoch_ratio,
         fallback_energy=stack("fallback_energy"),
         fallback_time=stack("fallback_time"),
         num_fallback=per_job([len(job.fallback_energy) for job in jobs], np.int64),
+    )
+
+
+def _config_facts(
+    jobs: Sequence[JobArrays],
+    eta: float,
+    playable: np.ndarray,
+    batch_feature: np.ndarray,
+    power_feature: np.ndarray,
+    stack: Callable[[str], np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The fixed per-configuration columns of the v1 observation and each configuration's cost of
+    one epoch (what a run of it costs per epoch: the reward's cost, at MAXPOWER), padded with 0."""
+    num_j, num_b, num_k = playable.shape
+    num_p = num_k - 1
+    static = np.zeros((num_j, num_b, num_k, 5), dtype=np.float32)
+    static[..., 0] = batch_feature[:, :, None]
+    static[..., :num_p, 1] = power_feature[:, None, :]
+    static[..., num_p, 2] = 1.0
+    b0 = np.array([job.b0_index for job in jobs])
+    static[np.arange(num_j), b0, :, 3] = 1.0
+    static[..., 4] = playable
+    max_power = np.array([job.max_power for job in jobs])[:, None, None]
+    per_epoch = eta * stack("energy_per_epoch") + (1 - eta) * max_power * stack("time_per_epoch")
+    best = np.take_along_axis(per_epoch, stack("best_limit")[:, :, None], axis=2)
+    epoch_cost = np.where(playable, np.concatenate([per_epoch, best], axis=2), 0.0)
+    top = np.array([int(np.searchsorted(job.power_limits, job.batch_max_limit[job.b0_index])) for job in jobs])
+    reference = epoch_cost[np.arange(num_j), b0, top]
+    default_cost = np.array([job.default_cost for job in jobs])
+    return (
+        static.reshape(num_j, num_b * num_k, 5),
+        epoch_cost / default_cost[:, None, None],
+        epoch_cost / reference[:, None, None],
     )

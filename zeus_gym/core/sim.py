@@ -14,6 +14,7 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
+from zeus_gym.core.features import initial_features, update_batch_features
 from zeus_gym.core.params import Params
 
 Draw = Callable[[Any], Any]  # bounds (array, or an int with the SCALARS backend) -> indices
@@ -38,6 +39,9 @@ class State:
     mean_cost_feature: np.ndarray  # (N, B*P) cost_sum / tries
     reach_rate_feature: np.ndarray  # (N, B*P) reached / tries
     profiled: np.ndarray  # (N, B) batch sizes whose power limits were profiled
+    epochs_sum: np.ndarray  # (N, B*P) epochs run by the configuration's runs (the v1 observation)
+    reached_epochs: np.ndarray  # (N, B) epochs-to-target summed over the batch size's reached runs
+    config_features: np.ndarray  # (N, K * F) float32 rows of the v1 observation, kept up to date
     last_run: np.ndarray  # (N, 4) ran, reached, cost / default_cost, profiled of the last step
 
     def copy(self) -> State:
@@ -93,6 +97,9 @@ def reset(params: Params, job: np.ndarray) -> State:
         mean_cost_feature=np.zeros(grid, dtype=np.float32),
         reach_rate_feature=np.zeros(grid, dtype=np.float32),
         profiled=np.zeros((n, params.max_batch_sizes), dtype=bool),
+        epochs_sum=np.zeros(grid),
+        reached_epochs=np.zeros((n, params.max_batch_sizes)),
+        config_features=initial_features(params, np.asarray(job, dtype=np.int64)),
         last_run=np.zeros((n, 4)),
     )
 
@@ -220,6 +227,9 @@ def step(
     state.mean_cost_feature[rows, config] = state.cost_sum[rows, config] / at_least_one
     state.reach_rate_feature[rows, config] = state.reached[rows, config] / at_least_one
     state.profiled[rows, b] |= profiled
+    state.epochs_sum[rows, config] += where(ran, epochs, 0.0)
+    state.reached_epochs[rows, b] += where(reached, epochs, 0.0)
+    update_batch_features(params, state, rows, b)
     for column, value in enumerate((ran, reached, normalized, profiled)):
         state.last_run[each, column] = value
     recurrence = backend.copy(state.recurrence[each])

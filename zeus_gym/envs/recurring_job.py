@@ -1,4 +1,4 @@
-"""`ZeusGym/RecurringJob-v0`: choose the batch size and GPU power limit of each run of a recurring job."""
+"""`ZeusGym/RecurringJob-v1` (and v0): choose the batch size and GPU power limit of each run of a recurring job."""
 
 from __future__ import annotations
 
@@ -13,20 +13,41 @@ from gymnasium import spaces
 
 from zeus_gym.core import Outcome, Params, invalid_actions, observe, reset, step
 from zeus_gym.core.draws import GeneratorDraw, ScalarDraw
+from zeus_gym.core.features import observation_bounds, observe_configs
 from zeus_gym.core.sim import SCALARS
-from zeus_gym.envs.setup import Gpus, Workloads, check_options, describe_invalid, job_info, load_params, pick_jobs
+from zeus_gym.envs.setup import Gpus, JobSource, Workloads, check_options, describe_invalid, job_info
 from zeus_gym.envs.spaces import ConfigurationSpace
 
 
-def observation_space(params: Params) -> spaces.Dict:
-    """The per-job observation space for the (padded) shapes of `params`.
+# The observation layouts: "configs" (v1, one feature row per configuration) and "slots" (v0).
+OBSERVATIONS = {"configs": observe_configs, "slots": observe}
+
+
+def check_observation(observation: str) -> str:
+    """The layout name, or a one-line error naming the allowed values."""
+    if observation not in OBSERVATIONS:
+        raise ValueError(f"observation must be one of {', '.join(map(repr, OBSERVATIONS))}, got {observation!r}")
+    return observation
+
+
+def observation_space(params: Params, observation: str = "configs", caps: tuple[float, float] | None = None) -> spaces.Dict:
+    """The per-job observation space of layout `observation` for the (padded) shapes of `params`;
+    `caps` (max run cost, max epoch-cost ratio) bound jobs not in `params` yet (procedural ones)."""
+    if check_observation(observation) == "configs":
+        bounds = observation_bounds(params, caps)
+        return spaces.Dict({key: spaces.Box(np.zeros_like(high), high, dtype=np.float32) for key, high in bounds.items()})
+    return slots_observation_space(params, None if caps is None else caps[0])
+
+
+def slots_observation_space(params: Params, max_run_cost: float | None = None) -> spaces.Dict:
+    """The v0 observation space for the (padded) shapes of `params`.
 
     Upper bounds are finite so that every standard checker accepts the space: one run costs at most
     `max_run_cost`; a recurrence at most `max_retries` runs plus the fallback run. They carry 1 %
     headroom because observations are computed in float64 and then rounded to float32.
     """
     num_b, num_p = params.max_batch_sizes, params.max_power_limits
-    run_cost = 1.01 * float(params.max_run_cost.max())
+    run_cost = 1.01 * float(params.max_run_cost.max() if max_run_cost is None else max_run_cost)
     threshold = params.beta * (params.max_retries + 1) * run_cost if np.isfinite(params.beta) else 1.0
 
     def box(shape: tuple[int, ...], high: float) -> spaces.Box:
@@ -125,8 +146,22 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
 
     ## Observation Space
 
-    A `Dict` of float32 `Box`es (B batch sizes, P power limits). Per-configuration entries are
-    flattened row-major (entry `b * P + p`) because SB3's policies expect 1-D observations:
+    v1 (`observation="configs"`): a `Dict` of float32 `Box`es built around the K = B * (P + 1)
+    configurations, row k being flat action `b * (P + 1) + p` (the `FlatActions` index; p = P is
+    the profile action). A policy can score every configuration with one shared function of its
+    row and the global features, whatever the job and the number of slots
+    (`zeus_gym.policies.ConfigurationScorerPolicy` does).
+
+    | key           | shape   | meaning                                                            |
+    |---------------|---------|--------------------------------------------------------------------|
+    | `configs`     | (K * 14,) | the (K, 14) matrix flattened row-major; per configuration: batch size and power limit features, is-profile, b0, playable, tries, mean cost, reach rate, profiled, cost per epoch (known flag, value), mean epochs of its runs, mean epochs-to-target of its batch size, cost estimate (see `zeus_gym.core.features`) |
+    | `globals`     | (10,)   | progress, attempt, early stopping active, threshold / `default_cost`, last run (ran, reached, cost / `default_cost`, profiled), eta, 1 / beta |
+    | `action_mask` | (K,)    | 1 where the configuration is playable (the same as `action_masks()`) |
+
+    The three keys are views of one contiguous float32 buffer.
+
+    v0 (`observation="slots"`): per-slot arrays, per-configuration entries flattened row-major
+    (entry `b * P + p`):
 
     | key          | shape  | meaning                                                              |
     |--------------|--------|----------------------------------------------------------------------|
@@ -172,13 +207,14 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
 
     | argument          | default         | meaning                                                     |
     |-------------------|-----------------|-------------------------------------------------------------|
-    | `workload`        | `"librispeech"` | a name in `zeus_gym.WORKLOADS` or a `JobSpec` (or its dict); a list or "all" |
+    | `workload`        | `"librispeech"` | a name in `zeus_gym.WORKLOADS` or a `JobSpec` (or its dict); a list or "all"; or `"procedural"` / a `zeus_gym.procedural.ProceduralJobs`: a new synthetic job every reset (`job_info["synthetic"]`) |
     | `gpu`             | `"v100"`        | `a40`, `p100`, `rtx6000`, `v100`, or your trace's GPU name; a list or "all" |
     | `eta_knob`        | `0.5`           | weight of energy vs time in the cost, in [0, 1]             |
     | `beta_knob`       | `2.0`           | early-stop threshold factor; `inf` disables early stopping  |
     | `num_recurrences` | `None`          | recurrences per episode; None: 2 |B| |P| as in the paper    |
     | `max_retries`     | `20`            | failed attempts before the b0 fallback finishes a recurrence|
     | `trace_dir`       | `None`          | trace folder; None: `ZEUS_GYM_TRACE_DIR`, else the shipped traces |
+    | `observation`     | `"configs"`     | observation layout: `"configs"` (v1) or `"slots"` (v0); set by the env id |
     | `slots`           | `None`          | pad the spaces to at least (batch sizes, power limits), e.g. `(15, 9)` for all default jobs, to run a policy on jobs it was not trained on |
     | `render_mode`     | `None`          | `None`, or `"ansi"`: `render()` returns a line about the last run |
 
@@ -192,14 +228,17 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
     import gymnasium as gym
     import zeus_gym  # registers the environments
 
-    env = gym.make("ZeusGym/RecurringJob-v0", workload="imagenet", gpu="a40", eta_knob=0.5)
+    env = gym.make("ZeusGym/RecurringJob-v1", workload="imagenet", gpu="a40", eta_knob=0.5)
     obs, info = env.reset(seed=1)
     obs, reward, terminated, truncated, info = env.step([info["b0_index"], info["profile_action"]])
     ```
 
     ## Version History
 
+    - v1: observation redesigned around configurations (`configs`, `globals`, `action_mask`),
+      with each configuration's cost per epoch and epochs of its runs; dynamics unchanged.
     - v0: initial release; simulation semantics of zeus==0.16.0; single and multi-workload.
+      Still registered (the `"slots"` observation).
     """
 
     # render_fps is required by the checkers once there is a render mode; text frames have no rate of their own.
@@ -216,15 +255,18 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
         trace_dir: str | os.PathLike | None = None,
         slots: tuple[int, int] | None = None,
         render_mode: str | None = None,
+        observation: str = "configs",
     ) -> None:
         self.render_mode = check_render_mode(render_mode)
-        self.params = load_params(
-            workload, gpu, eta_knob=eta_knob, beta_knob=beta_knob, num_recurrences=num_recurrences,
+        self.observation = check_observation(observation)
+        self._source = JobSource(
+            workload, gpu, 1, eta_knob=eta_knob, beta_knob=beta_knob, num_recurrences=num_recurrences,
             max_retries=max_retries, trace_dir=trace_dir, slots=slots,
         )
+        self.params = self._source.params
         self.job_info = job_info(self.params)
         self.action_space = ConfigurationSpace(self.params.playable[0])
-        self.observation_space = observation_space(self.params)
+        self.observation_space = observation_space(self.params, self.observation, self._source.bounds)
         self._state = None
         self._done = False
         self._last_info: dict[str, Any] | None = None
@@ -232,7 +274,8 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict[str, Any]]:
         check_options(options, ("job",))
         super().reset(seed=seed)
-        job = pick_jobs(self.params, GeneratorDraw([self.np_random]), np.ones(1, dtype=bool), options)
+        job = self._source.pick(GeneratorDraw([self.np_random]), np.ones(1, dtype=bool), options)
+        self.params = self._source.params
         self._state = reset(self.params, job)
         self.job_info = job_info(self.params, int(job[0]))
         self.action_space.set_playable(self.params.playable[job[0]])
@@ -276,4 +319,4 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
         return self.action_space.playable.reshape(-1).copy()
 
     def _observation(self) -> dict[str, np.ndarray]:
-        return observe(self.params, self._state, rows=0)
+        return OBSERVATIONS[self.observation](self.params, self._state, rows=0)

@@ -1,4 +1,4 @@
-"""The native vector env of `ZeusGym/RecurringJob-v0`: N recurring jobs per numpy step."""
+"""The native vector env of `ZeusGym/RecurringJob-v1` (and v0): N recurring jobs per numpy step."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from zeus_gym.core import Outcome, invalid_actions, observe, reset, step
+from zeus_gym.core import Outcome, invalid_actions, reset, step
 from zeus_gym.core.draws import BufferedDraw
 from zeus_gym.core.sim import replace_rows
-from zeus_gym.envs.recurring_job import INFO_FIELDS, RENDER_MODES, check_render_mode, observation_space, outcome_info, render_text
-from zeus_gym.envs.setup import Gpus, Workloads, check_options, describe_invalid, job_info, load_params, pick_jobs
+from zeus_gym.envs.recurring_job import INFO_FIELDS, OBSERVATIONS, RENDER_MODES, check_observation, check_render_mode, observation_space, outcome_info, render_text
+from zeus_gym.envs.setup import Gpus, JobSource, Workloads, check_options, describe_invalid, job_info
 from zeus_gym.envs.spaces import ConfigurationSpace
 
 
@@ -52,7 +52,7 @@ class RecurringJobVectorEnv(VectorEnv):
 
     ## Arguments
 
-    `num_envs`, then the arguments of `RecurringJobEnv`, `autoreset_mode`, and `copy` (default
+    `num_envs`, then the arguments of `RecurringJobEnv` (`observation` included), `autoreset_mode`, and `copy` (default
     True): with False every step returns the same observation buffers, overwritten by the next
     step, which saves an allocation of every observation array per step (as in SyncVectorEnv).
     `render_mode` None or "ansi" (`render()`: a line per sub-environment about its last run).
@@ -61,14 +61,15 @@ class RecurringJobVectorEnv(VectorEnv):
     seeds gives each its own.
 
     ```python
-    envs = gym.make_vec("ZeusGym/RecurringJob-v0", num_envs=64, workload="squad", gpu="a40")
+    envs = gym.make_vec("ZeusGym/RecurringJob-v1", num_envs=64, workload="squad", gpu="a40")
     obs, info = envs.reset(seed=0)
     obs, rewards, terminations, truncations, infos = envs.step(envs.action_space.sample())
     ```
 
     ## Version History
 
-    - v0: initial release.
+    - v1: the configuration-centred observation (see `RecurringJobEnv`).
+    - v0: initial release (the `"slots"` observation).
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": RENDER_MODES, "render_fps": 1}
@@ -87,8 +88,11 @@ class RecurringJobVectorEnv(VectorEnv):
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         copy: bool = True,
         render_mode: str | None = None,
+        observation: str = "configs",
     ) -> None:
         self.render_mode = check_render_mode(render_mode)
+        self.observation = check_observation(observation)
+        self._observe_into = OBSERVATIONS[self.observation]
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
         modes = {m.value: m for m in AutoresetMode} | {m.name.lower(): m for m in AutoresetMode}
@@ -100,14 +104,15 @@ class RecurringJobVectorEnv(VectorEnv):
         self.num_envs = num_envs
         self.copy = copy
         self._buffer: dict[str, np.ndarray] | None = None
-        self.params = load_params(
-            workload, gpu, eta_knob=eta_knob, beta_knob=beta_knob, num_recurrences=num_recurrences,
+        self._source = JobSource(
+            workload, gpu, num_envs, eta_knob=eta_knob, beta_knob=beta_knob, num_recurrences=num_recurrences,
             max_retries=max_retries, trace_dir=trace_dir, slots=slots,
         )
+        self.params = self._source.params
         self._job_infos = [job_info(self.params, j) for j in range(len(self.params.jobs))]
         self.single_action_space = ConfigurationSpace(self.params.playable[0])
         self.action_space = batch_space(self.single_action_space, num_envs)
-        self.single_observation_space = observation_space(self.params)
+        self.single_observation_space = observation_space(self.params, self.observation, self._source.bounds)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self._jobs = np.zeros(num_envs, dtype=np.int64)
         self._state = None
@@ -166,7 +171,7 @@ class RecurringJobVectorEnv(VectorEnv):
         infos = self._step_infos(out, ~idle & ~(terminations if same_step else idle))
         if same_step and terminations.any():
             ended = np.flatnonzero(terminations)
-            final_obs = observe(self.params, self._state)
+            final_obs = self._observe_into(self.params, self._state)
             for i in ended.tolist():
                 final = {"final_obs": {k: v[i] for k, v in final_obs.items()}, "final_info": outcome_info(self.params, out, int(self._jobs[i]), i)}
                 infos = self._add_info(infos, final, i)
@@ -191,15 +196,19 @@ class RecurringJobVectorEnv(VectorEnv):
     def _observe(self) -> dict[str, np.ndarray]:
         """Fresh arrays, or with copy=False the same buffers every step (as SyncVectorEnv does)."""
         if self.copy:
-            return observe(self.params, self._state)
-        self._buffer = observe(self.params, self._state, self._buffer)
+            return self._observe_into(self.params, self._state)
+        self._buffer = self._observe_into(self.params, self._state, self._buffer)
         return self._buffer
 
     def _reset_rows(self, rows: np.ndarray, options: dict[str, Any] | None) -> None:
         """Start new episodes in sub-environments `rows`, drawing their jobs."""
         mask = np.zeros(self.num_envs, dtype=bool)
         mask[rows] = True
-        self._jobs[rows] = pick_jobs(self.params, self._draw, mask, options)[rows]
+        self._jobs[rows] = self._source.pick(self._draw, mask, options)[rows]
+        if self._source.generator is not None:  # new jobs in rows `rows` of new params
+            self.params = self._source.params
+            for i in rows.tolist():
+                self._job_infos[i] = job_info(self.params, i)
         replace_rows(self._state, rows, reset(self.params, self._jobs[rows]))
         self.action_space.set_playable(self.params.playable[self._jobs[rows]], rows)
 

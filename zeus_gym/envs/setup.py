@@ -103,6 +103,7 @@ def job_info(params: Params, index: int = 0) -> dict[str, Any]:
         "max_retries": params.max_retries,
         "num_recurrences": int(params.num_recurrences[index]),
         "default_cost": job.default_cost,
+        "synthetic": job.synthetic,
     }
 
 
@@ -123,3 +124,57 @@ def describe_invalid(params: Params, job: int, action: np.ndarray) -> str:
         f"{arrays.power_limits[p]} W on {arrays.gpu}; its measured limits are {limits} W "
         f"(or use power index {num_p} to profile just in time)"
     )
+
+
+class JobSource:
+    """Where an env's jobs come from, for `rows` environments: the fixed jobs of the traces
+    (`params.jobs`, one drawn per reset), or a procedural generator (`workload="procedural"` or
+    a `ProceduralJobs`): then each reset of environment i draws a new job into row i of `params`.
+
+    A procedural job is drawn from a seed taken from the environment's own random stream with the
+    same `draw` the simulation uses, so a vector env's sub-environment i draws the jobs of a
+    single env seeded alike."""
+
+    JOB_SEED_BOUND = 2**31 - 1
+
+    def __init__(self, workload: Workloads, gpu: Gpus, rows: int, *, eta_knob: float, beta_knob: float,
+                 num_recurrences: int | None, max_retries: int, trace_dir: str | os.PathLike | None,
+                 slots: tuple[int, int] | None) -> None:
+        self.generator = procedural_jobs(workload, gpu, trace_dir)
+        if self.generator is None:
+            self.params = load_params(workload, gpu, eta_knob=eta_knob, beta_knob=beta_knob, num_recurrences=num_recurrences,
+                                      max_retries=max_retries, trace_dir=trace_dir, slots=slots)
+            self.bounds: tuple[float, float] | None = None
+            return
+        check_knobs(eta_knob, beta_knob, max_retries)
+        self.bounds = self.generator.bounds(eta_knob)
+        self.knobs = dict(eta=eta_knob, beta=beta_knob, max_retries=max_retries, num_recurrences=num_recurrences,
+                          slots=tuple(slots) if slots is not None else self.generator.largest_slots())
+        # Placeholders until the first reset draws each environment's job.
+        self.current = [self.generator.sample(np.random.default_rng(0), eta_knob)] * rows
+        self.params = make_params(self.current, **self.knobs)
+
+    def pick(self, draw: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, options: dict | None) -> np.ndarray:
+        """The job index of every environment after resetting those in `rows` (a mask); with a
+        generator, `params` then holds their new jobs (row i for environment i)."""
+        if self.generator is None:
+            return pick_jobs(self.params, draw, rows, options)
+        if options and "job" in options:
+            raise ValueError("options['job'] does not apply to procedural jobs: every reset draws a new one")
+        seeds = draw(np.where(rows, self.JOB_SEED_BOUND, 1))
+        for i in np.flatnonzero(rows).tolist():
+            self.current[i] = self.generator.sample(np.random.default_rng(int(seeds[i])), self.knobs["eta"])
+        self.params = make_params(self.current, **self.knobs)
+        return np.arange(len(rows), dtype=np.int64)
+
+
+def procedural_jobs(workload: Workloads, gpu: Gpus, trace_dir: str | os.PathLike | None) -> Any:
+    """The `ProceduralJobs` an env's `workload` asks for (its sources on `gpu`), or None."""
+    from zeus_gym.procedural import ProceduralJobs, is_procedural
+
+    if not is_procedural(workload):
+        return None
+    if isinstance(workload, ProceduralJobs):
+        return workload
+    gpus = None if isinstance(gpu, str) and gpu == "all" else _as_list(gpu, [], "gpu")
+    return ProceduralJobs(gpus=gpus, trace_dir=trace_dir)

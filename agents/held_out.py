@@ -1,0 +1,267 @@
+"""Held-out jobs: does a learned policy beat Zeus on workloads and GPUs it never trained on?
+
+Two protocols, one MaskablePPO policy (`zeus_gym.policies.ConfigurationScorerPolicy`, the default
+of `zeus-gym train`) per fold:
+
+- leave one workload out (6 folds): train on the other five workloads on all four GPUs;
+- leave one GPU out (4 folds): train on the six workloads on the other three GPUs.
+
+Training jobs are procedural (`zeus_gym.procedural`): every episode a synthetic job derived from
+a training job (never from the held-out one), or with probability `--real-share` the training
+job itself. Each fold is then evaluated greedily on its held-out pairs with seeds the training
+never used (`--seeds`), next to Zeus, Default and the Oracle, with `zeus-gym benchmark`.
+During training, a curve records the mean training episode return and the greedy cost / Default
+on the held-out pairs (one episode each, seed 10000) every `--curve-every` steps.
+
+    python agents/held_out.py --timesteps 60000 --jobs 2 --output docs/training/held_out
+
+Writes `OUTPUT/<protocol>-<held out>/policy/` (model, config, timing, TensorBoard, curve.csv),
+`.../eval/` (the benchmark folder), and `OUTPUT/README.md` (tables) with `training_curves.png`.
+Re-running resumes: trained policies and finished benchmark cases are kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+AGENTS = ("learned", "zeus", "default", "oracle")
+GPUS = ("a40", "p100", "rtx6000", "v100")
+CURVE_SEED = 10_000
+
+
+def folds() -> list[tuple[str, str]]:
+    from zeus_gym import WORKLOADS
+
+    return [("workload", w) for w in WORKLOADS] + [("gpu", g) for g in GPUS]
+
+
+def fold_config(protocol: str, held_out: str, args: argparse.Namespace):  # noqa: ANN201 (TrainConfig, imported late)
+    from zeus_gym import WORKLOADS
+    from zeus_gym.training import TrainConfig
+
+    if protocol == "workload":
+        workloads, gpus = [w for w in WORKLOADS if w != held_out], list(GPUS)
+    else:
+        workloads, gpus = list(WORKLOADS), [g for g in GPUS if g != held_out]
+    return TrainConfig(algo="maskable-ppo", timesteps=args.timesteps, workloads=[*workloads, "procedural"], gpus=gpus,
+                       seed=args.seed, n_envs=args.n_envs, procedural={"real_share": args.real_share},
+                       warm_start=None if args.warm_start == "none" else args.warm_start, warm_start_steps=args.warm_start_steps)
+
+
+def held_out_pairs(protocol: str, held_out: str) -> list[tuple[str, str]]:
+    from zeus_gym import WORKLOADS
+
+    return [(held_out, g) for g in GPUS] if protocol == "workload" else [(w, held_out) for w in WORKLOADS]
+
+
+def make_curve_callback(config, pairs: list[tuple[str, str]], every: int, path: Path):  # noqa: ANN001, ANN201
+    """An SB3 callback writing (steps, mean training return, greedy held-out cost / Default) rows."""
+    import gymnasium as gym
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    from zeus_gym.runner import run_episode
+    from zeus_gym.training import Sb3Agent
+
+    envs = [gym.make("ZeusGym/RecurringJob-v1", workload=w, gpu=g, **config.env_kwargs()) for w, g in pairs]
+
+    class Curve(BaseCallback):
+        def _on_training_start(self) -> None:
+            self.next, self.rows = 0, []
+            self._record()
+
+        def _on_step(self) -> bool:
+            if self.num_timesteps >= self.next:
+                self._record()
+            return True
+
+        def _on_training_end(self) -> None:
+            self._record()
+
+        def _record(self) -> None:
+            agent = Sb3Agent(model=self.model, config=config)
+            costs = [run_episode(env, agent, seed=CURVE_SEED).summary.vs_default for env in envs]
+            returns = [info["r"] for info in self.model.ep_info_buffer] if self.model.ep_info_buffer else [float("nan")]
+            self.rows.append((self.num_timesteps, float(np.mean(returns)), float(np.mean(costs))))
+            self.next = self.num_timesteps + every
+            with open(path, "w", newline="") as file:
+                writer = csv.writer(file)
+                writer.writerow(["steps", "train_return", "held_out_cost_over_default"])
+                writer.writerows(self.rows)
+
+    return Curve()
+
+
+def run_fold(fold: tuple[str, str], args: argparse.Namespace) -> str:
+    """Train (unless trained) and benchmark one fold; returns its folder name."""
+    os.environ["OMP_NUM_THREADS"] = "1"
+    from zeus_gym.training import train
+
+    protocol, held_out = fold
+    folder = args.output / f"{protocol}-{held_out}"
+    policy = folder / "policy"
+    if not (policy / "model.zip").is_file():
+        config = fold_config(protocol, held_out, args)
+        start = time.perf_counter()
+        print(f"[{time.strftime('%H:%M:%S')}] training {folder.name}", flush=True)
+        policy.mkdir(parents=True, exist_ok=True)
+        callback = make_curve_callback(config, held_out_pairs(protocol, held_out), args.curve_every, policy / "curve.csv")
+        train(config, policy, progress_bar=False, callback=callback)
+        print(f"[{time.strftime('%H:%M:%S')}] trained {folder.name} in {time.perf_counter() - start:.0f} s", flush=True)
+    pairs = held_out_pairs(protocol, held_out)
+    # The CLI's `app` in this interpreter (not a `zeus-gym` script that may belong to another install).
+    command = [sys.executable, "-c", "from zeus_gym.cli import app; app()", "benchmark", "--agents", f"sb3:{policy},zeus,default,oracle",
+               "--workloads", ",".join(sorted({w for w, _ in pairs})), "--gpus", ",".join(sorted({g for _, g in pairs})),
+               "--seeds", args.seeds, "--output", str(folder / "eval"), "--workers", "1", "--no-plots"]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    print(f"[{time.strftime('%H:%M:%S')}] evaluated {folder.name}", flush=True)
+    return folder.name
+
+
+def _fold_results(folder: Path) -> dict[str, dict[tuple[str, str], list[float]]]:
+    values: dict[str, dict[tuple[str, str], list[float]]] = defaultdict(lambda: defaultdict(list))
+    with open(folder / "eval" / "results.csv", newline="") as file:
+        for row in csv.DictReader(file):
+            name = "learned" if row["agent"].startswith("sb3:") else row["agent"]
+            values[name][(row["workload"], row["gpu"])].append(float(row["cost_over_default"]))
+    return values
+
+
+def tables(output: Path) -> tuple[str, dict[str, dict[str, float]]]:
+    """Markdown: per fold, mean (± std over pairs and seeds) cost / Default per agent, the learned
+    policy's worst held-out pair; per protocol, the mean over folds."""
+    lines, means = [], {}
+    for protocol in ("workload", "gpu"):
+        lines += [f"\n**Leave one {protocol} out** (cells: mean cost / Default ± std over held-out pairs and seeds)\n",
+                  f"| held-out {protocol} | " + " | ".join(AGENTS) + " | learned: worst pair / Default | learned < zeus |",
+                  "|---" * (len(AGENTS) + 3) + "|"]
+        fold_means = []
+        for kind, held_out in folds():
+            if kind != protocol:
+                continue
+            values = _fold_results(output / f"{kind}-{held_out}")
+            cells = [f"{np.mean(sum(values[a].values(), [])):.3f} ± {np.std(sum(values[a].values(), [])):.3f}" for a in AGENTS]
+            row_means = {a: float(np.mean(sum(values[a].values(), []))) for a in AGENTS}
+            worst_pair, worst = max(((p, np.mean(v)) for p, v in values["learned"].items()), key=lambda item: item[1])
+            cells.append(f"{worst:.3f} ({worst_pair[0]}/{worst_pair[1]})")
+            cells.append("yes" if row_means["learned"] < row_means["zeus"] else "no")
+            lines.append(f"| {held_out} | " + " | ".join(cells) + " |")
+            fold_means.append(row_means)
+            means[f"{kind}-{held_out}"] = row_means
+        overall = [f"**{np.mean([m[a] for m in fold_means]):.3f}**" for a in AGENTS]
+        lines.append("| **mean over folds** | " + " | ".join(overall) + " | | |")
+    return "\n".join(lines), means
+
+
+def plot_curves(output: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
+    for column, protocol in enumerate(("workload", "gpu")):
+        for kind, held_out in folds():
+            path = output / f"{kind}-{held_out}" / "policy" / "curve.csv"
+            if kind != protocol or not path.is_file():
+                continue
+            rows = np.genfromtxt(path, delimiter=",", skip_header=1, ndmin=2)
+            axes[0, column].plot(rows[:, 0], rows[:, 1], label=f"without {held_out}")
+            axes[1, column].plot(rows[:, 0], rows[:, 2], label=f"without {held_out}")
+        axes[0, column].set_title(f"leave one {protocol} out")
+        axes[0, column].set_ylabel("mean training episode return")
+        axes[1, column].set_ylabel("greedy held-out cost / Default")
+        axes[1, column].set_yscale("log")
+        axes[1, column].axhline(1.0, color="grey", linestyle=":", linewidth=1)
+        axes[1, column].set_xlabel("training steps")
+        axes[0, column].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(output / "training_curves.png", dpi=110)
+
+
+def report(output: Path, args: argparse.Namespace, wall: float | None, resumed: int = 0) -> str:
+    markdown, _ = tables(output)
+    timings = {name: json.loads((output / name / "policy" / "training.json").read_text()) for name in (f"{k}-{h}" for k, h in folds())}
+    seconds = sum(t["seconds"] for t in timings.values())
+    env_seconds = sum(t["env_seconds"] for t in timings.values())
+    steps = sorted({t["timesteps"] for t in timings.values()})
+    command = (f"python agents/held_out.py --timesteps {args.timesteps} --seed {args.seed} --n-envs {args.n_envs} "
+               f"--real-share {args.real_share} --warm-start {args.warm_start} --warm-start-steps {args.warm_start_steps} --seeds {args.seeds} --curve-every {args.curve_every} --jobs {args.jobs} --output {output}")
+    wall_line = ""
+    if wall:
+        kept = f", resuming {resumed} folds trained by an earlier run," if resumed else ""
+        wall_line = f" The last run of the recipe (training, curves and benchmarks, {args.jobs} folds at a time{kept}) took {wall:.0f} s of wall time."
+    text = f"""# Held-out jobs: the shared-scorer MaskablePPO policy vs Zeus
+
+Generated by `{command}`.
+
+One policy per fold: MaskablePPO (sb3-contrib) with `zeus_gym.policies.ConfigurationScorerPolicy`
+(one small network scores every configuration from its row of the `RecurringJob-v1` observation
+and the global features), {args.n_envs} native vector envs, eta 0.5, beta 2, action slots
+(15, 9), {steps} steps per fold. Training jobs are procedural, derived only from the fold's
+training jobs (a real training job itself with probability {args.real_share}). Evaluation is
+greedy (the most likely playable action), on the held-out pairs with seeds {args.seeds} (training
+used env seeds {args.seed}..{args.seed + args.n_envs - 1} and their continuations), next to Zeus,
+Default and the Oracle, with `zeus-gym benchmark`. Lower is better; Default = 1.
+{markdown}
+
+Training: {seconds:.0f} s in all (one torch thread per fold on the shared 2-core machine), of
+which {env_seconds:.0f} s ({env_seconds / seconds:.1%}) in the environment (reset and step,
+procedural job generation included); the rest is the policy's inference and updates and the
+curves' held-out episodes.{wall_line}
+
+![training curves](training_curves.png)
+
+Curves: top, the mean return of the last training episodes (sum of -cost / default cost over an
+episode of the procedural training jobs); bottom, the greedy policy's cost / Default on the fold's
+held-out pairs (one episode each, seed {CURVE_SEED}), every {args.curve_every} steps.
+"""
+    (output / "README.md").write_text(text)
+    return text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--timesteps", type=int, default=60_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n-envs", type=int, default=8)
+    parser.add_argument("--real-share", type=float, default=0.25)
+    parser.add_argument("--seeds", default="101-105")
+    parser.add_argument("--warm-start", default="zeus", help="agent to imitate before PPO, or none")
+    parser.add_argument("--warm-start-steps", type=int, default=20_000)
+    parser.add_argument("--curve-every", type=int, default=10_000)
+    parser.add_argument("--jobs", type=int, default=2, help="folds trained at once (one core each)")
+    parser.add_argument("--folds", default="all", help="comma-separated protocol-held_out names, e.g. workload-squad,gpu-a40")
+    parser.add_argument("--output", type=Path, default=Path("docs/training/held_out"))
+    args = parser.parse_args()
+    chosen = folds() if args.folds == "all" else [tuple(name.split("-", 1)) for name in args.folds.split(",")]
+    start = time.perf_counter()
+    resumed = sum((args.output / f"{k}-{h}" / "policy" / "model.zip").is_file() for k, h in chosen)
+    with get_context("spawn").Pool(args.jobs) as pool:  # one fold per task: a failure stops only its fold
+        results = [pool.apply_async(run_fold, (fold, args)) for fold in chosen]
+        failed = []
+        for fold, result in zip(chosen, results):
+            try:
+                print(f"done {result.get()}", flush=True)
+            except Exception as error:  # noqa: BLE001 (reported, the other folds go on)
+                print(f"fold {'-'.join(fold)} failed: {error}", flush=True)
+                failed.append(fold)
+    if failed:
+        raise SystemExit(f"{len(failed)} folds failed; re-run the same command to resume them")
+    if args.folds == "all":
+        plot_curves(args.output)
+        print(report(args.output, args, time.perf_counter() - start, resumed))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""The README's vector-env and training snippets run as written (with fewer steps)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def python_blocks(section: str) -> list[str]:
+    text = README.read_text()
+    start = text.index(f"## {section}")
+    end = text.find("\n## ", start + 1)
+    return re.findall(r"```python\n(.*?)```", text[start:end], re.S)
+
+
+@pytest.mark.parametrize("section", ["Many environments at once"])
+def test_snippets_run(zeus_trace_dir, section):
+    blocks = python_blocks(section)
+    assert len(blocks) >= 2
+    for block in blocks:
+        block = block.replace("learn(20_000, progress_bar=True)", "learn(512)")  # the step count only
+        exec(compile(block, f"README:{section}", "exec"), {})

@@ -1,0 +1,142 @@
+"""A MaskablePPO policy that scores every configuration with one shared network.
+
+The decision of each run is a bandit over configurations whose statistics are in the observation
+(`RecurringJob-v1`: one row of features per flat action, see `zeus_gym.core.features`). An MLP over
+the concatenated slots would learn "slot 3 is good", which means nothing on another job; here
+the logit of configuration k is
+
+    logit_k = w . h_k,    h_k = tanh(A z_k + C max_{j playable} z_j),    z_k = tanh(W [x_k, g])
+
+with x_k the configuration's row, g the global features, and the same weights for every k: a
+DeepSets-style equivariant layer (the max over playable configurations lets a configuration be
+scored against the best others, e.g. "my estimate is the lowest"). Permuting the configurations
+permutes the logits, and the weights do not depend on the number of configurations K (K is read
+from the observation's width), so a policy acts on any job. Unplayable configurations get the
+logit -1e8 (probability exactly 0 in float32), with or without MaskablePPO's own masks. The value
+head pools its own per-configuration embedding over playable configurations (mean and max) and
+reads the global features; both heads share the encoder.
+
+```python
+from sb3_contrib import MaskablePPO
+from zeus_gym.policies import ConfigurationScorerPolicy
+from zeus_gym.sb3 import make_sb3_vec_env
+
+model = MaskablePPO(ConfigurationScorerPolicy, make_sb3_vec_env(8, flat_actions=True, workload="all", gpu="all"))
+```
+
+It saves and loads with the algorithm (`model.save`, `MaskablePPO.load`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from torch import nn
+
+from zeus_gym.core.features import CONFIG_FEATURES, GLOBAL_FEATURES
+
+MASKED_LOGIT = -1e8  # as sb3-contrib's masks: exp underflows to exactly 0 in float32
+
+
+class ConfigurationExtractor(BaseFeaturesExtractor):
+    """No learning: `configs`, `globals` and `action_mask` side by side, for `SharedScorer`."""
+
+    def __init__(self, observation_space: spaces.Dict) -> None:
+        missing = {"configs", "globals", "action_mask"} - set(observation_space.spaces)
+        if missing:
+            raise ValueError(f"ConfigurationScorerPolicy needs the RecurringJob-v1 observation; keys {sorted(missing)} are missing")
+        width = sum(int(np.prod(observation_space[key].shape)) for key in ("configs", "globals", "action_mask"))
+        super().__init__(observation_space, features_dim=width)
+
+    def forward(self, observations: dict[str, th.Tensor]) -> th.Tensor:
+        return th.cat([observations["configs"], observations["globals"], observations["action_mask"]], dim=1)
+
+
+class EquivariantEncoder(nn.Module):
+    """Per-configuration embeddings h_k (n, K, H) from rows (n, K, F), globals (n, G), mask (n, K)."""
+
+    def __init__(self, num_features: int, num_globals: int, hidden: int) -> None:
+        super().__init__()
+        self.embed = nn.Linear(num_features + num_globals, hidden)
+        self.own = nn.Linear(hidden, hidden)
+        self.context = nn.Linear(hidden, hidden, bias=False)
+
+    def forward(self, configs: th.Tensor, globals_: th.Tensor, mask: th.Tensor) -> th.Tensor:
+        shared = globals_[:, None, :].expand(-1, configs.shape[1], -1)
+        z = th.tanh(self.embed(th.cat([configs, shared], dim=2)))
+        best = th.where(mask[:, :, None], z, th.full_like(z, -2.0)).max(dim=1).values  # tanh > -2
+        return th.tanh(self.own(z) + self.context(best)[:, None, :])
+
+
+class SharedScorer(nn.Module):
+    """SB3's `mlp_extractor` slot: `forward_actor` gives the K logits, `forward_critic` the value."""
+
+    def __init__(self, num_features: int, num_globals: int, hidden: int) -> None:
+        super().__init__()
+        self.num_features, self.num_globals = num_features, num_globals
+        self.latent_dim_pi = self.latent_dim_vf = 1  # SB3 sizes its heads by these; the policy drops them
+        # One encoder for both heads: the network runs on every configuration of every sample,
+        # which dominates training time, so it is paid once.
+        self.encoder = EquivariantEncoder(num_features, num_globals, hidden)
+        self.score = nn.Linear(hidden, 1)
+        self.value = nn.Sequential(nn.Linear(2 * hidden + num_globals, hidden), nn.Tanh(), nn.Linear(hidden, 1))
+
+    def split(self, features: th.Tensor) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        """(configs (n, K, F), globals (n, G), mask (n, K) bool) from the extractor's output."""
+        num_configs = (features.shape[1] - self.num_globals) // (self.num_features + 1)
+        rows = num_configs * self.num_features
+        configs = features[:, :rows].reshape(features.shape[0], num_configs, self.num_features)
+        return configs, features[:, rows : rows + self.num_globals], features[:, rows + self.num_globals :] > 0.5
+
+    def forward_actor(self, features: th.Tensor) -> th.Tensor:
+        configs, globals_, mask = self.split(features)
+        return self._logits(self.encoder(configs, globals_, mask), mask)
+
+    def forward_critic(self, features: th.Tensor) -> th.Tensor:
+        configs, globals_, mask = self.split(features)
+        return self._value(self.encoder(configs, globals_, mask), globals_, mask)
+
+    def forward(self, features: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+        configs, globals_, mask = self.split(features)
+        h = self.encoder(configs, globals_, mask)
+        return self._logits(h, mask), self._value(h, globals_, mask)
+
+    def _logits(self, h: th.Tensor, mask: th.Tensor) -> th.Tensor:
+        logits = self.score(h).squeeze(-1)
+        return th.where(mask, logits, th.full_like(logits, MASKED_LOGIT))
+
+    def _value(self, h: th.Tensor, globals_: th.Tensor, mask: th.Tensor) -> th.Tensor:
+        weight = mask[:, :, None].to(h.dtype)
+        mean = (h * weight).sum(dim=1) / weight.sum(dim=1).clamp(min=1.0)
+        best = th.where(mask[:, :, None], h, th.full_like(h, -2.0)).max(dim=1).values
+        return self.value(th.cat([mean, best, globals_], dim=1))
+
+
+class ConfigurationScorerPolicy(MaskableActorCriticPolicy):
+    """MaskablePPO policy over `RecurringJob-v1` with flat actions: one shared scorer per
+    configuration (see the module docstring). `hidden_size` is the width of its layers."""
+
+    def __init__(self, observation_space: spaces.Dict, action_space: spaces.Discrete, lr_schedule: Any, hidden_size: int = 32, **kwargs: Any) -> None:
+        self.hidden_size = hidden_size
+        kwargs.setdefault("features_extractor_class", ConfigurationExtractor)
+        super().__init__(observation_space, action_space, lr_schedule, **kwargs)
+
+    def _build_mlp_extractor(self) -> None:
+        self.mlp_extractor = SharedScorer(len(CONFIG_FEATURES), len(GLOBAL_FEATURES), self.hidden_size)
+
+    def _build(self, lr_schedule: Any) -> None:
+        super()._build(lr_schedule)
+        # The scorer's outputs are the logits and the value: no linear heads on top of them.
+        self.action_net, self.value_net = nn.Identity(), nn.Identity()
+        if self.ortho_init:  # small initial logits (near-uniform policy), as SB3 does for its heads
+            nn.init.orthogonal_(self.mlp_extractor.score.weight, gain=0.01)
+            nn.init.orthogonal_(self.mlp_extractor.value[-1].weight, gain=1.0)
+        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        return {**super()._get_constructor_parameters(), "hidden_size": self.hidden_size}

@@ -1,0 +1,192 @@
+"""Procedural training jobs: seeded synthetic recurring jobs derived from the real Zeus traces.
+
+Five workloads on four GPUs are 20 real jobs: too few for a policy to learn a strategy that
+transfers. `ProceduralJobs` draws new jobs, each a perturbed copy of a real one, as trace rows
+that go through the same job building and validation as a trace file (`zeus_gym.core.build_job`:
+b0 measured, at least one training path of b0 reaching the target within `max_epochs`). Model,
+for a source job (workload w, GPU g) drawn uniformly from `sources`:
+
+- Epochs to target. Each batch size b keeps the number of recorded paths of the source, and which
+  of them never reach the target. The others are redrawn as
+  `ceil(exp(m_b + log s + t * log2(b / b0) + e))`, where m_b is the mean log epochs of b's
+  reached paths, s ~ LogUniform(`epoch_scale`) rescales the whole curve, t ~ U(-`tilt`, `tilt`)
+  shifts where along the batch sizes training is fastest, and e is a residual resampled from the
+  pooled residuals (log epochs minus m_b) of the source job: path noise of the real job.
+  `max_epochs` is rescaled by s too (rounded up).
+- Time and power. Every time per epoch is multiplied by one global factor ~
+  LogUniform(`time_scale`), one per batch size ~ LogNormal(0, `batch_time_noise`) and one per
+  configuration ~ LogNormal(0, `config_noise`); the average power by U(1 - `power_noise`,
+  1 + `power_noise`) per configuration, capped at the power limit (a GPU never averages above
+  its cap).
+- Batch sizes. Every batch size but b0 is dropped with probability `drop_batch`: jobs differ in
+  their number of configurations.
+- With probability `real_share` (default 0) a draw is the source job itself, unchanged (a real
+  job, not labelled synthetic), to mix the real jobs into training.
+
+A draw whose job fails validation, or whose costs fall outside the observation bounds the
+generator declares (`max_run_cost`, `max_epoch_ratio`: twice the largest of the source jobs),
+is redrawn (at most `max_attempts` times). Generated jobs are synthetic and say so: their dataset
+is `synthetic:<source dataset>`, their GPU `synthetic:<gpu>`, `JobArrays.synthetic` is True, and
+the env's `job_info["synthetic"]` too. MAXPOWER of a generated job is its own largest limit (the
+real GPUs' jobs all share their GPU's largest limit).
+
+```python
+env = gym.make("ZeusGym/RecurringJob-v1", workload="procedural", gpu="all", slots=(15, 9))
+obs, info = env.reset(seed=0)  # a new synthetic job every reset, drawn with env.np_random
+```
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from zeus_gym.core import JobArrays, JobSpecError, build_job
+from zeus_gym.core.job import _job_rows, capped_b0
+from zeus_gym.core.params import _config_facts
+from zeus_gym.traces import load_trace_set
+from zeus_gym.workloads import WORKLOADS, JobSpec, resolve_workload
+
+SYNTHETIC = "synthetic:"
+PROCEDURAL = "procedural"  # the workload name that asks for procedural jobs
+
+
+@dataclass(frozen=True)
+class ProceduralJobs:
+    """A seeded generator of synthetic jobs (see the module docstring for the model).
+
+    `workloads` and `gpus` name the real source jobs (default: the six workloads on every GPU of
+    the traces); pass only the training workloads when a workload is held out, so that no
+    generated job is derived from it."""
+
+    workloads: Sequence[str | JobSpec] = tuple(WORKLOADS)
+    gpus: Sequence[str] | None = None
+    trace_dir: str | os.PathLike | None = None
+    epoch_scale: tuple[float, float] = (0.5, 2.0)
+    tilt: float = 0.35
+    time_scale: tuple[float, float] = (0.7, 1.4)
+    batch_time_noise: float = 0.1
+    config_noise: float = 0.03
+    power_noise: float = 0.03
+    drop_batch: float = 0.25
+    real_share: float = 0.0  # probability that a draw is the source job itself, unperturbed (not synthetic)
+    max_attempts: int = 100
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        low, high = self.epoch_scale
+        if not 0 < low <= high or not 0 < self.time_scale[0] <= self.time_scale[1]:
+            raise ValueError(f"epoch_scale and time_scale must be (low, high) with 0 < low <= high, got {self.epoch_scale}, {self.time_scale}")
+        if not 0 <= self.drop_batch < 1:
+            raise ValueError(f"drop_batch must be in [0, 1), got {self.drop_batch}")
+        if not 0 <= self.real_share <= 1:
+            raise ValueError(f"real_share must be in [0, 1], got {self.real_share}")
+        for name in ("tilt", "batch_time_noise", "config_noise", "power_noise"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+    def sources(self) -> list[tuple[JobSpec, str, pd.DataFrame, pd.DataFrame]]:
+        """The real source jobs: (spec, gpu, train rows, power rows), parsed once."""
+        if "sources" not in self._cache:
+            traces = load_trace_set(self.trace_dir)
+            gpus = list(traces.gpus) if self.gpus is None else list(self.gpus)
+            for gpu in gpus:
+                if gpu not in traces.power:
+                    raise ValueError(f"unknown gpu {gpu!r}: the traces in {traces.root} have {', '.join(traces.gpus)}")
+            found = []
+            for spec in (resolve_workload(w) for w in self.workloads):
+                for gpu in gpus:
+                    try:
+                        rows = _job_rows(traces.train, traces.power[gpu], spec, gpu)
+                    except JobSpecError:
+                        continue
+                    b0 = capped_b0(spec, traces.power[gpu])
+                    found.append((dataclasses.replace(spec, b0=b0, cap_b0=False), gpu, *rows))
+            if not found:
+                raise ValueError(f"no source job for procedural jobs: workloads {list(self.workloads)} on gpus {gpus}")
+            self._cache["sources"] = found
+        return self._cache["sources"]
+
+    def largest_slots(self) -> tuple[int, int]:
+        """(batch sizes, power limits) of the largest source job: room for every generated job."""
+        sizes = [(power["batch_size"].nunique(), power["power_limit"].nunique()) for _, _, _, power in self.sources()]
+        return max(b for b, _ in sizes), max(p for _, p in sizes)
+
+    def bounds(self, eta: float) -> tuple[float, float]:
+        """(max_run_cost, max_epoch_ratio) every generated job respects: twice the sources' largest."""
+        key = ("bounds", eta)
+        if key not in self._cache:
+            jobs = [build_job(train, power, spec, gpu, eta) for spec, gpu, train, power in self.sources()]
+            ratios = [_epoch_ratio(job, eta).max() for job in jobs]
+            self._cache[key] = (2.0 * max(job.max_run_cost for job in jobs), 2.0 * max(ratios))
+        return self._cache[key]
+
+    def sample(self, rng: np.random.Generator, eta: float) -> JobArrays:
+        """One synthetic job for cost weight `eta`, drawn with `rng` (same state, same job)."""
+        max_run_cost, max_ratio = self.bounds(eta)
+        for _ in range(self.max_attempts):
+            spec, gpu, train, power = self.sources()[rng.integers(len(self.sources()))]
+            if self.real_share and rng.random() < self.real_share:
+                return build_job(train, power, spec, gpu, eta)
+            new_spec, new_train, new_power = self._perturb(rng, spec, train, power)
+            try:
+                job = build_job(new_train, new_power, new_spec, SYNTHETIC + gpu, eta)
+            except JobSpecError:
+                continue
+            if job.max_run_cost <= max_run_cost and _epoch_ratio(job, eta).max() <= max_ratio:
+                return dataclasses.replace(job, synthetic=True)
+        raise ValueError(f"no valid procedural job in {self.max_attempts} draws: loosen the ProceduralJobs parameters")
+
+    def _perturb(self, rng: np.random.Generator, spec: JobSpec, train: pd.DataFrame, power: pd.DataFrame) -> tuple[JobSpec, pd.DataFrame, pd.DataFrame]:
+        batch_sizes = np.unique(power["batch_size"].to_numpy())
+        keep = (rng.random(len(batch_sizes)) >= self.drop_batch) | (batch_sizes == spec.b0)
+        kept = set(batch_sizes[keep].tolist())
+        scale = math.exp(rng.uniform(*np.log(self.epoch_scale)))
+        tilt = rng.uniform(-self.tilt, self.tilt)
+
+        runs = train[(train["target_metric"] == spec.target_metric) & train["batch_size"].isin(kept)].copy()
+        epochs = runs["target_epoch"].to_numpy(dtype=float)
+        sizes = runs["batch_size"].to_numpy()
+        reached = ~np.isnan(epochs)
+        logs = np.log(np.where(reached, epochs, 1.0))
+        means = {b: logs[reached & (sizes == b)].mean() for b in kept if (reached & (sizes == b)).any()}
+        residuals = np.array([logs[i] - means[sizes[i]] for i in np.flatnonzero(reached)])
+        noise = rng.choice(residuals, size=len(epochs)) if residuals.size else np.zeros(len(epochs))
+        centre = np.array([means.get(b, 0.0) for b in sizes])
+        drawn = np.ceil(np.exp(centre + math.log(scale) + tilt * np.log2(sizes / spec.b0) + noise))
+        runs["target_epoch"] = np.where(reached, np.maximum(drawn, 1.0), np.nan)
+
+        rows = power[power["batch_size"].isin(kept)].copy()
+        row_sizes = rows["batch_size"].to_numpy()
+        per_batch = dict(zip(sorted(kept), rng.lognormal(0.0, self.batch_time_noise, len(kept))))
+        factor = math.exp(rng.uniform(*np.log(self.time_scale))) * np.array([per_batch[b] for b in row_sizes])
+        rows["time_per_epoch"] = rows["time_per_epoch"].to_numpy() * factor * rng.lognormal(0.0, self.config_noise, len(rows))
+        jitter = rng.uniform(1 - self.power_noise, 1 + self.power_noise, len(rows))
+        rows["average_power"] = np.minimum(rows["average_power"].to_numpy() * jitter, rows["power_limit"].to_numpy(dtype=float))
+
+        name = SYNTHETIC + spec.dataset
+        runs["dataset"], rows["dataset"] = name, name
+        new_spec = dataclasses.replace(spec, dataset=name, max_epochs=math.ceil(spec.max_epochs * scale))
+        return new_spec, runs, rows
+
+
+def _epoch_ratio(job: JobArrays, eta: float) -> np.ndarray:
+    """The observation's per-configuration cost-per-epoch ratio of one job (see core.features)."""
+    playable = np.concatenate([job.feasible, np.ones((len(job.batch_sizes), 1), dtype=bool)], axis=1)[None]
+
+    def stack(name: str) -> np.ndarray:
+        return np.asarray(getattr(job, name))[None]
+
+    features = np.zeros(playable.shape[:2], dtype=np.float32), np.zeros((1, playable.shape[2] - 1), dtype=np.float32)
+    return _config_facts([job], eta, playable, *features, stack)[2]
+
+
+def is_procedural(workload: object) -> bool:
+    """Whether an env's `workload` argument asks for procedural jobs."""
+    return isinstance(workload, ProceduralJobs) or (isinstance(workload, str) and workload == PROCEDURAL)
