@@ -54,7 +54,7 @@ class JobTables:
         self.epoch_ratio = params.config_epoch_ratio[job].tolist()
         self.config_epoch_cost = params.config_epoch_cost[job]  # (B, P + 1) float64, for a column at once
         self.config_epoch_cost_list = self.config_epoch_cost.tolist()
-        self.profile_epoch_cost = params.profile_epoch_cost[job]
+        self.profile_epoch_cost = list(params.profile_epoch_cost[job])  # one (P,) row per batch size
         self.unprofiled = np.full(self.num_p, np.inf)
         self.mask = params.playable[job].reshape(-1).astype(np.float32)
         self.num_globals = len(GLOBAL_FEATURES)
@@ -86,15 +86,16 @@ def _batch_total(row: np.ndarray, start: int, count: int) -> float:
 
 def step_one(params: Params, state: State, tables: JobTables, b: int, power_index: int, generator: np.random.Generator) -> tuple:
     """Step the single job of `state` in place at (`b`, `power_index`), a valid action. Returns
-    the `INFO_FIELDS` values as Python scalars, then the reward, `terminated`, and the next
-    observation's global features (see `observe_one`)."""
+    the env's `info` (the `INFO_FIELDS` as Python scalars, the profile's epoch costs, the
+    default cost), the reward, `terminated`, and the next observation's global features (see
+    `observe_one`)."""
     t, num_p = tables, tables.num_p
     eta = t.eta
     # simulate_run
     profiled = power_index == num_p
     p = t.best_limit[b] if profiled else power_index
     bound = t.num_paths[b]
-    target = t.target_epochs[b][int(generator.integers(0, bound)) if bound > 1 else 0]
+    target = t.target_epochs[b][int(generator.integers(bound)) if bound > 1 else 0]
     previous_min = state.min_cost.item(0)
     threshold = t.beta * previous_min
     max_epochs = t.max_epochs
@@ -127,7 +128,7 @@ def step_one(params: Params, state: State, tables: JobTables, b: int, power_inde
     fallback = not reached and attempt >= t.max_retries
     if fallback:
         bound = t.num_fallback
-        k = int(generator.integers(0, bound)) if bound > 1 else 0
+        k = int(generator.integers(bound)) if bound > 1 else 0
         fallback_energy, fallback_time = t.fallback_energy[k], t.fallback_time[k]
     else:
         fallback_energy = fallback_time = 0.0
@@ -178,14 +179,20 @@ def step_one(params: Params, state: State, tables: JobTables, b: int, power_inde
         (recurrence + done) / t.num_recurrences, (0 if done else attempt) / t.max_retries, active,
         (next_threshold if active else 0.0) / default_cost, ran, reached, normalized, profiled, eta, t.inverse_beta,
     )
-    return (
-        b, p, t.batch_sizes[b], t.power_limits[p], profiled, ran, reached, int(epochs) if ran else 0,
-        energy, time, cost, threshold, fallback,
-        t.fallback_batch_size if fallback else 0, t.fallback_power_limit if fallback else 0,
-        fallback_energy, fallback_time, fallback_cost, step_cost,
-        recurrence + 1, attempt, done, min_cost,
-        -step_cost / default_cost, recurrence + done >= t.num_recurrences, globals_,
-    )
+    # The info dict as one display (key order: INFO_FIELDS, then the profile's epoch costs and default_cost).
+    info = {
+        "batch_index": b, "power_index": p, "batch_size": t.batch_sizes[b], "power_limit": t.power_limits[p],
+        "profiled": profiled, "ran": ran, "reached": reached, "epochs": int(epochs) if ran else 0,
+        "energy": energy, "time": time, "cost": cost, "threshold": threshold, "fallback": fallback,
+        "fallback_batch_size": t.fallback_batch_size if fallback else 0,
+        "fallback_power_limit": t.fallback_power_limit if fallback else 0,
+        "fallback_energy": fallback_energy, "fallback_time": fallback_time, "fallback_cost": fallback_cost,
+        "step_cost": step_cost, "recurrence": recurrence + 1, "attempt": attempt, "recurrence_done": done,
+        "min_cost": min_cost,
+        "profile_epoch_cost": (t.profile_epoch_cost[b] if profiled else t.unprofiled).copy(),
+        "default_cost": default_cost,
+    }
+    return info, -step_cost / default_cost, recurrence + done >= t.num_recurrences, globals_
 
 
 def _update_rows(state: State, t: JobTables, b: int, p: int, tries: float, cost_sum: float, reached_count: float,

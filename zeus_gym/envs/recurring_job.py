@@ -299,15 +299,12 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
             raise ValueError(describe_invalid(self.params, int(self._state.job[0]), batch))
         # The draws read self.np_random at each step (no stored closure over it), so a deep copy or
         # an unpickled env draws from its own copy of the stream.
-        values = step_one(self.params, self._state, tables, b, p, self.np_random)
-        self._done = done = values[-2]
-        info = dict(zip(INFO_FIELDS, values))
-        info["profile_epoch_cost"] = (tables.profile_epoch_cost[b] if values[4] else tables.unprofiled).copy()
-        info["default_cost"] = tables.default_cost
+        info, reward, done, globals_ = step_one(self.params, self._state, tables, b, p, self.np_random)
+        self._done = done
         self._last_info = info
         if self.observation == "configs":
-            return observe_one(self._state, tables, values[-1]), values[-3], done, False, info
-        return self._observation(), values[-3], done, False, info
+            return observe_one(self._state, tables, globals_), reward, done, False, info
+        return self._observation(), reward, done, False, info
 
     def render(self) -> str | None:
         """With render_mode "ansi": one line about the last run (configuration, epochs, energy,
