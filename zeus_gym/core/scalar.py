@@ -75,13 +75,18 @@ def job_tables(params: Params, job: int) -> JobTables:
 
 def _batch_total(row: np.ndarray, start: int, count: int) -> float:
     """`row[start:start + count].sum()` as numpy computes it: in order below 8 terms (numpy's
-    pairwise sum adds sequentially there), numpy itself from 8 on."""
+    pairwise sum adds sequentially there), numpy's own reduction from 8 on."""
     if count < 8:
         total = 0.0
         for value in row[start : start + count].tolist():
             total += value
         return total
-    return float(row[start : start + count].sum())
+    return np.add.reduce(row[start : start + count]).item()
+
+
+def _count_total(row: np.ndarray, start: int, count: int) -> float:
+    """The same for counters (integral floats): exact in any order."""
+    return sum(row[start : start + count].tolist())
 
 
 def step_one(params: Params, state: State, tables: JobTables, b: int, power_index: int, generator: np.random.Generator) -> tuple:
@@ -211,11 +216,11 @@ def _update_rows(state: State, t: JobTables, b: int, p: int, tries: float, cost_
     features[row + _REACH] = reached_count / at_least_one
     features[row + _EPOCHS] = epochs_sum / at_least_one / max_epochs
     start = b * num_p
-    batch_tries = _batch_total(state.tries[0], start, num_p)
+    batch_tries = _count_total(state.tries[0], start, num_p)
     at_least_one = batch_tries if batch_tries > 1.0 else 1.0
     features[total_row + _TRIES] = batch_tries / num_recurrences
     features[total_row + _MEAN_COST] = _batch_total(state.cost_sum[0], start, num_p) / at_least_one
-    batch_reached = _batch_total(state.reached[0], start, num_p)
+    batch_reached = _count_total(state.reached[0], start, num_p)
     features[total_row + _REACH] = batch_reached / at_least_one
     features[total_row + _EPOCHS] = _batch_total(state.epochs_sum[0], start, num_p) / at_least_one / max_epochs
     newly_known = tries == 1.0 and not profiled
