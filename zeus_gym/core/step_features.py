@@ -35,33 +35,35 @@ def update_step_features(params: Params, state, rows: np.ndarray, b: np.ndarray,
 def _update_started(params: Params, state, rows: np.ndarray, b: np.ndarray, p: np.ndarray) -> None:
     num_p = params.max_power_limits
     job = state.job[rows]
-    features = state.config_features
-    config = b * num_p + p
-    used = (b * num_p)[:, None] + np.arange(num_p)
-    picked = rows[:, None]
+    # Flat (1-D) indices into the row-major arrays: cheaper than 2-D fancy indexing.
+    features = state.config_features.reshape(-1)
+    counters = state.tries.shape[1]
+    config = rows * counters + b * num_p + p
+    used = (rows * counters + b * num_p)[:, None] + np.arange(num_p)
     num_recurrences, max_epochs = params.num_recurrences[job], params.max_epochs[job]
-    first = b * ((num_p + 1) * _F)  # offset of the batch size's first row
+    first = rows * state.config_features.shape[1] + b * ((num_p + 1) * _F)  # the batch size's first row
     row, total = first + p * _F, first + num_p * _F
+    tries_, cost_, reached_, epochs_ = (a.reshape(-1) for a in (state.tries, state.cost_sum, state.reached, state.epochs_sum))
 
-    tries = state.tries[rows, config]
+    tries = tries_[config]
     at_least_one = np.maximum(tries, 1.0)
-    features[rows, row + _TRIES] = tries / num_recurrences
-    features[rows, row + _MEAN_COST] = state.cost_sum[rows, config] / at_least_one
-    features[rows, row + _REACH] = state.reached[rows, config] / at_least_one
-    features[rows, row + _EPOCHS] = state.epochs_sum[rows, config] / at_least_one / max_epochs
-    features[rows, row + _KNOWN] = True  # it has run (a profiled batch size was known already)
-    features[rows, row + _RATIO] = params.config_epoch_ratio[job, b, p]
+    features[row + _TRIES] = tries / num_recurrences
+    features[row + _MEAN_COST] = cost_[config] / at_least_one
+    features[row + _REACH] = reached_[config] / at_least_one
+    features[row + _EPOCHS] = epochs_[config] / at_least_one / max_epochs
+    features[row + _KNOWN] = True  # it has run (a profiled batch size was known already)
+    features[row + _RATIO] = params.config_epoch_ratio[job, b, p]
 
-    batch_tries = state.tries[picked, used].sum(axis=1)
+    batch_tries = tries_[used].sum(axis=1)
     at_least_one = np.maximum(batch_tries, 1.0)
-    batch_reached = state.reached[picked, used].sum(axis=1)
-    features[rows, total + _TRIES] = batch_tries / num_recurrences
-    features[rows, total + _MEAN_COST] = state.cost_sum[picked, used].sum(axis=1) / at_least_one
-    features[rows, total + _REACH] = batch_reached / at_least_one
-    features[rows, total + _EPOCHS] = state.epochs_sum[picked, used].sum(axis=1) / at_least_one / max_epochs
+    batch_reached = reached_[used].sum(axis=1)
+    features[total + _TRIES] = batch_tries / num_recurrences
+    features[total + _MEAN_COST] = cost_[used].sum(axis=1) / at_least_one
+    features[total + _REACH] = batch_reached / at_least_one
+    features[total + _EPOCHS] = epochs_[used].sum(axis=1) / at_least_one / max_epochs
 
     target = state.reached_epochs[rows, b] / np.maximum(batch_reached, 1.0)
     columns = first[:, None] + np.arange(num_p + 1) * _F  # each row of the batch size
-    features[picked, columns + _TARGET] = (target / max_epochs)[:, None]
-    known = (features[picked, columns + _KNOWN] != 0) & (batch_reached > 0)[:, None]
-    features[picked, columns + _ESTIMATE] = np.where(known, params.config_epoch_cost[job, b] * target[:, None], 0.0)
+    features[columns + _TARGET] = (target / max_epochs)[:, None]
+    known = (features[columns + _KNOWN] != 0) & (batch_reached > 0)[:, None]
+    features[columns + _ESTIMATE] = np.where(known, params.config_epoch_cost[job, b] * target[:, None], 0.0)
