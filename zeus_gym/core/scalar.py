@@ -166,7 +166,7 @@ def step_one(params: Params, state: State, tables: JobTables, b: int, power_inde
             state.reached_epochs[0, b] += epochs
     if profiled and not was_profiled:
         state.profiled[0, b] = True
-        update_batch_features(params, state, 0, b)  # every row of the batch size changes: rare
+        _refresh_batch(state, t, b)  # every row of the batch size changes
     elif ran:
         _update_rows(state, t, b, p, tries, cost_sum, reached_count, epochs_sum, reached, was_profiled)
     last_run = state.last_run[0]
@@ -200,6 +200,35 @@ def step_one(params: Params, state: State, tables: JobTables, b: int, power_inde
     return info, -step_cost / default_cost, recurrence + done >= t.num_recurrences, globals_
 
 
+def _refresh_batch(state: State, t: JobTables, b: int) -> None:
+    """`update_batch_features` for batch size `b` of the single job, all its P + 1 rows, on
+    Python floats (the batch size was just profiled)."""
+    num_p = t.num_p
+    start = b * num_p
+    tries = state.tries[0, start : start + num_p].tolist()
+    costs = state.cost_sum[0, start : start + num_p].tolist()
+    reached = state.reached[0, start : start + num_p].tolist()
+    epochs = state.epochs_sum[0, start : start + num_p].tolist()
+    tries.append(sum(tries))  # counters: exact in any order
+    reached.append(sum(reached))
+    costs.append(_batch_total(state.cost_sum[0], start, num_p))
+    epochs.append(_batch_total(state.epochs_sum[0], start, num_p))
+    batch_reached = reached[num_p]
+    target = state.reached_epochs.item((0, b)) / (batch_reached if batch_reached > 1.0 else 1.0)
+    num_recurrences, max_epochs = t.num_recurrences, t.max_epochs
+    ratio, epoch_cost = t.epoch_ratio[b], t.config_epoch_cost_list[b]
+    target_feature = target / max_epochs
+    rows = []
+    for k in range(num_p + 1):  # profiled: every configuration of b is known
+        at_least_one = tries[k] if tries[k] > 1.0 else 1.0
+        rows.append((
+            tries[k] / num_recurrences, costs[k] / at_least_one, reached[k] / at_least_one, 1.0, 1.0, ratio[k],
+            epochs[k] / at_least_one / max_epochs, target_feature, epoch_cost[k] * target if batch_reached > 0 else 0.0,
+        ))
+    first = b * (num_p + 1)
+    state.config_features[0].reshape(-1, _F)[first : first + num_p + 1, NUM_STATIC:] = rows
+
+
 def _update_rows(state: State, t: JobTables, b: int, p: int, tries: float, cost_sum: float, reached_count: float,
                  epochs_sum: float, reached: bool, profiled: bool) -> None:
     """`update_batch_features` for a run of (b, p) that started, the batch size's profile flag
@@ -215,12 +244,12 @@ def _update_rows(state: State, t: JobTables, b: int, p: int, tries: float, cost_
     features[row + _MEAN_COST] = cost_sum / at_least_one
     features[row + _REACH] = reached_count / at_least_one
     features[row + _EPOCHS] = epochs_sum / at_least_one / max_epochs
-    start = b * num_p
-    batch_tries = _count_total(state.tries[0], start, num_p)
+    start, stop = b * num_p, (b + 1) * num_p
+    batch_tries = sum(state.tries[0, start:stop].tolist())  # counters: exact in any order
     at_least_one = batch_tries if batch_tries > 1.0 else 1.0
     features[total_row + _TRIES] = batch_tries / num_recurrences
     features[total_row + _MEAN_COST] = _batch_total(state.cost_sum[0], start, num_p) / at_least_one
-    batch_reached = _count_total(state.reached[0], start, num_p)
+    batch_reached = sum(state.reached[0, start:stop].tolist())
     features[total_row + _REACH] = batch_reached / at_least_one
     features[total_row + _EPOCHS] = _batch_total(state.epochs_sum[0], start, num_p) / at_least_one / max_epochs
     newly_known = tries == 1.0 and not profiled
@@ -231,8 +260,8 @@ def _update_rows(state: State, t: JobTables, b: int, p: int, tries: float, cost_
         target = state.reached_epochs.item((0, b)) / (batch_reached if batch_reached > 1.0 else 1.0)
         end = first + (num_p + 1) * _F
         features[first + _TARGET : end : _F] = target / max_epochs
-        known = features[first + _KNOWN : end : _F]
-        features[first + _ESTIMATE : end : _F] = known * (t.config_epoch_cost[b] * target)
+        known = features[first + _KNOWN : end : _F].tolist()
+        features[first + _ESTIMATE : end : _F] = [cost * target if is_known else 0.0 for cost, is_known in zip(t.config_epoch_cost_list[b], known)]
     elif newly_known and batch_reached > 0:
         target = state.reached_epochs.item((0, b)) / (batch_reached if batch_reached > 1.0 else 1.0)
         features[row + _ESTIMATE] = t.config_epoch_cost_list[b][p] * target
