@@ -78,8 +78,12 @@ class GaussianThompson:
         for arm in self.rng.choice(self._arm_array, len(self.arms), replace=False).tolist():
             if counts[index[arm]] < self.num_exploration:
                 return arm
-        samples = self.mean + self._scale * self.rng.standard_normal(len(self.arms))
-        return self.arms[int(np.argmax(samples))]  # the first of equal samples, as the reference
+        draws = self.rng.standard_normal(len(self.arms)).tolist()
+        # numpy's normal(loc, scale) is loc + scale * z: the same on Python floats, arm by arm.
+        samples = [mean + scale * z for mean, scale, z in zip(self.mean.tolist(), self._scale.tolist(), draws)]
+        if any(sample != sample for sample in samples):  # NaN (inf * 0): numpy's argmax picks it
+            return self.arms[int(np.argmax(samples))]
+        return self.arms[max(range(len(samples)), key=samples.__getitem__)]  # the first of equal samples, as the reference
 
 
 def _scale(precision: float) -> float:
