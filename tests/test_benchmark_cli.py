@@ -198,7 +198,7 @@ def test_the_committed_default_benchmark_is_what_the_code_gives(zeus_trace_dir):
     folder = Path(__file__).resolve().parents[1] / "docs" / "benchmark" / "default"
     grid = Grid.from_json(read_config(folder))
     rows = read_results(folder / "results.csv")
-    assert [row_case(row) for row in rows] == grid.cases() and len(rows) == 6 * 24 * 5
+    assert [row_case(row) for row in rows] == grid.cases() and len(rows) == 6 * 24 * 5  # 6 agents (frugal included)
     assert (folder / "summary.md").read_text() == markdown(summarize(rows, grid), grid)
     for row in rows[::97]:
         assert run_case(row_case(row), grid, zeus_trace_dir) == row

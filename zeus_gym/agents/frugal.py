@@ -68,7 +68,7 @@ class FrugalAgent(BaseAgent):
         super().reset(job_info, seed)
         self.rng = np.random.default_rng(seed)
         self.profile = job_info["profile_action"]
-        self.can_profile = np.asarray(job_info["playable"])[:, self.profile].copy()
+        self.can_profile = np.asarray(job_info["playable"])[:, self.profile].tolist()
         self.b0 = job_info["b0_index"]
         self.b0_epochs = 0.0  # b0's expected epochs, known once b0 is profiled
         self.limit: dict[int, int] = {}  # batch index -> power index of its best profiled limit
@@ -78,6 +78,7 @@ class FrugalAgent(BaseAgent):
         self.stopped: dict[int, int] = {}  # batch index -> epochs of its early-stopped runs, summed
         self.dropped: set[int] = set()  # never reached within max_epochs, or could not start
         self.run_cost: dict[int, float] = {}  # batch index -> cost of its runs so far
+        self._spread: float | None = None  # spread(), until the next learn
         self.overhead = 0.0  # fallbacks and the profiling epochs' extra cost so far
         self.done = 0  # recurrences completed
         self.retry = False  # the next step retries a failed attempt
@@ -105,13 +106,21 @@ class FrugalAgent(BaseAgent):
 
     def spread(self) -> float:
         """Pooled relative standard deviation of epochs to target, with the prior; b0's runs
-        deviate from its known mean, the others' from their own."""
+        deviate from its known mean, the others' from their own. Only `learn` changes it, so it
+        is computed once per step (a decision asks for it several times)."""
+        if self._spread is None:
+            self._spread = self._pooled_spread()
+        return self._spread
+
+    def _pooled_spread(self) -> float:
         squares, dof = self.cv_prior_weight * self.cv_prior**2, self.cv_prior_weight
         for b, runs in self.reached.items():
             known = math.isinf(self.runs_worth(b))
             if runs and (known or len(runs) > 1):
-                mean = self.b0_epochs if known else float(np.mean(runs))
-                squares += float(np.sum((np.asarray(runs, dtype=float) / mean - 1.0) ** 2))
+                # Epochs are integers: their sum is exact, so this is np.mean's value.
+                mean = self.b0_epochs if known else sum(runs) / len(runs)
+                deviations = np.array(runs, dtype=float) / mean - 1.0
+                squares += np.add.reduce(deviations * deviations).item()  # np.sum(deviations ** 2)
                 dof += len(runs) - (0 if known else 1)
         return math.sqrt(squares / dof) if dof > 0 else self.cv_prior
 
@@ -209,6 +218,7 @@ class FrugalAgent(BaseAgent):
     def learn(self, action: np.ndarray, info: dict[str, Any]) -> None:
         """Book the step: the profile, the epochs, a miss, the cost and the threshold."""
         b = int(action[0])
+        self._spread = None  # the runs change below
         self.overhead += info["fallback_cost"]
         done = bool(info["reached"] or info["fallback"])
         self.done += done

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
 def reward_precision(rewards: np.ndarray) -> float:
     """1 / variance of an arm's rewards; inf when they are all equal (sampling returns the mean)."""
-    variance = np.var(rewards)
-    return np.inf if variance == 0.0 else np.reciprocal(variance)
+    variance = variance_of(rewards)
+    return np.inf if variance == 0.0 else 1.0 / variance
+
+
+def variance_of(rewards: np.ndarray) -> float:
+    """`np.var(rewards)` of a 1-D float64 array by the same ufunc calls (sum, divide, subtract,
+    square, sum, divide) without its Python-level wrapping, which costs more than the arithmetic on
+    an arm's few rewards (tested equal)."""
+    n = len(rewards)
+    deviations = rewards - np.add.reduce(rewards) / n
+    np.multiply(deviations, deviations, out=deviations)
+    return np.add.reduce(deviations).item() / n
 
 
 class GaussianThompson:
@@ -16,7 +28,9 @@ class GaussianThompson:
 
     Exact parity with the reference needs the same random draws in the same order and the same
     float operations: one permutation per prediction, then one normal draw per arm in arm order
-    (a vector draw consumes the stream exactly as the reference's draws one by one).
+    (a vector draw consumes the stream exactly as the reference's draws one by one). A normal
+    draw is `loc + scale * standard_normal` in numpy, so the scales are kept per arm and the
+    standard normals drawn at once.
     """
 
     def __init__(
@@ -38,25 +52,40 @@ class GaussianThompson:
         self.precision = np.full(len(self.arms), float(prior_precision))
         self.count = np.zeros(len(self.arms), dtype=np.int64)
         self._arm_array = np.array(self.arms)
+        self._counts = [0] * len(self.arms)  # self.count as Python ints, read per prediction
+        self._scale = np.array([_scale(p) for p in self.precision.tolist()])  # the normal draws' standard deviations
 
     def fit(self, arm: int, rewards: np.ndarray, precision: float) -> None:
         """Replace the arm's belief by the posterior of the prior given `rewards`."""
         i = self.index[arm]
         self.mean[i], self.precision[i], self.count[i] = self.prior_mean, self.prior_precision, len(rewards)
+        self._counts[i] = len(rewards)
         if len(rewards) == 0:
+            self._scale[i] = _scale(self.prior_precision)
             return
         if precision == np.inf:
-            self.precision[i], self.mean[i] = np.inf, rewards.mean()
+            self.precision[i], self.mean[i] = np.inf, np.add.reduce(rewards) / len(rewards)  # rewards.mean()
         else:
             posterior = self.prior_precision + len(rewards) * precision
             self.precision[i] = posterior
-            self.mean[i] = (self.prior_precision * self.prior_mean + precision * rewards.sum()) / posterior
+            self.mean[i] = (self.prior_precision * self.prior_mean + precision * np.add.reduce(rewards)) / posterior
+        self._scale[i] = _scale(self.precision.item(i))
 
     def predict(self) -> int:
         """An under-explored arm if any (in a random order), else the best sampled mean reward."""
         # The permutation is drawn even when no arm needs exploring: it advances the stream.
-        for arm in self.rng.choice(self._arm_array, len(self.arms), replace=False):
-            if self.count[self.index[arm]] < self.num_exploration:
-                return int(arm)
-        samples = self.rng.normal(self.mean, np.sqrt(np.reciprocal(self.precision)))
-        return self.arms[int(np.argmax(samples))]  # the first of equal samples, as the reference
+        counts, index = self._counts, self.index
+        for arm in self.rng.choice(self._arm_array, len(self.arms), replace=False).tolist():
+            if counts[index[arm]] < self.num_exploration:
+                return arm
+        draws = self.rng.standard_normal(len(self.arms)).tolist()
+        # numpy's normal(loc, scale) is loc + scale * z: the same on Python floats, arm by arm.
+        samples = [mean + scale * z for mean, scale, z in zip(self.mean.tolist(), self._scale.tolist(), draws)]
+        if any(sample != sample for sample in samples):  # NaN (inf * 0): numpy's argmax picks it
+            return self.arms[int(np.argmax(samples))]
+        return self.arms[max(range(len(samples)), key=samples.__getitem__)]  # the first of equal samples, as the reference
+
+
+def _scale(precision: float) -> float:
+    """sqrt(1 / precision) as numpy computes it (1 / 0 = inf)."""
+    return math.sqrt(1.0 / precision) if precision != 0.0 else math.inf

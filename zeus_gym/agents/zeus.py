@@ -38,6 +38,7 @@ class ZeusBatchSizeOptimizer:
         self.explorer = PruningExplorer(batch_sizes, job.default_bs)
         self.history: list[tuple[int, float]] = []  # (batch size, reward = -cost), in order
         self.rewards: dict[int, list[float]] = {}  # the same, per batch size
+        self._reward_arrays: dict[int, np.ndarray] = {}  # the same in float64 buffers (grown by doubling)
         self.bandit: GaussianThompson | None = None
 
     def predict(self, job: Hashable) -> int:
@@ -58,7 +59,12 @@ class ZeusBatchSizeOptimizer:
     def observe(self, job: Hashable, batch_size: int, cost: float, converged: bool | None = None) -> None:
         """The cost of a run of `batch_size` and whether it reached the target."""
         self.history.append((batch_size, -cost))
-        self.rewards.setdefault(batch_size, []).append(-cost)
+        seen = self.rewards.setdefault(batch_size, [])
+        seen.append(-cost)
+        buffer = self._reward_arrays.get(batch_size)
+        if buffer is None or len(buffer) < len(seen):
+            buffer = self._reward_arrays[batch_size] = np.resize(np.array(seen, dtype=float), 2 * len(seen))
+        buffer[len(seen) - 1] = -cost
         if self.bandit is not None:
             if batch_size in self.bandit.index:
                 self._fit(batch_size)
@@ -66,8 +72,11 @@ class ZeusBatchSizeOptimizer:
             self.explorer.report(batch_size, cost, bool(converged))
 
     def _fit(self, arm: int) -> None:
-        seen = self.rewards.get(arm, [])
-        rewards = np.array(seen[-self.window_size :] if self.window_size else seen)
+        count = len(self.rewards.get(arm, ()))
+        if count == 0:
+            rewards = np.array([])
+        else:  # a view of the arm's buffer: no array built per observation
+            rewards = self._reward_arrays[arm][max(0, count - self.window_size) if self.window_size else 0 : count]
         self.bandit.fit(arm, rewards, reward_precision(rewards) if len(rewards) else np.inf)  # type: ignore[union-attr]
 
 

@@ -5,9 +5,10 @@ agents' own files (a `file.py`, a module, a trained policy's folder); a run into
 configuration differs is refused (naming the fields), so results of two configurations are
 never mixed.
 
-`results.csv` gets one CSV line per finished case. Only the parent process writes: each line is
-appended with a single `os.write` on an `O_APPEND` descriptor, then `os.fsync`, before the next
-case is counted as done. A crash or Ctrl-C can therefore lose only cases still in flight, and at
+`results.csv` gets one CSV line per finished case. Only the parent process writes: the lines of
+the cases that have finished are appended with a single `os.write` on an `O_APPEND` descriptor,
+then one `os.fsync` (a group commit: cases that finish while the disk syncs go in the next
+write), before those cases are counted as done. A crash or Ctrl-C can therefore lose only cases still in flight, and at
 worst leave a torn last line (no final newline), which the next run cuts off before resuming.
 When every case is done the file is rewritten in grid order (temp file, fsync, `os.replace`), so
 a resumed run ends with the same bytes as an uninterrupted one. Floats are written with `repr`:
@@ -223,7 +224,7 @@ def read_results(path: Path, *, repair: bool = False) -> list[dict[str, Any]]:
 
 
 class ResultsWriter:
-    """Appends rows to a results file, one `write` + `fsync` each (see the module docstring)."""
+    """Appends rows to a results file, one `write` + `fsync` per batch (see the module docstring)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -241,6 +242,10 @@ class ResultsWriter:
     def append(self, row: dict[str, Any]) -> None:
         """Make one finished case durable."""
         self._append(format_line(row))
+
+    def append_many(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Make finished cases durable together: one write and one fsync."""
+        self._append("".join(map(format_line, rows)))
 
     def close(self) -> None:
         """Release the file."""

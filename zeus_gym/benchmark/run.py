@@ -82,30 +82,47 @@ def worker_pool(workers: int, cases: int) -> Iterator[ProcessPoolExecutor | None
 
 def play_cases(cases: list[Case], grid: Grid, trace_dir: Path, pool: ProcessPoolExecutor | None) -> Iterator[Row]:
     """The rows of `cases` as they finish, from `pool`'s workers (in this process if None)."""
+    for batch in play_batches(cases, grid, trace_dir, pool):
+        yield from batch
+
+
+def play_batches(cases: list[Case], grid: Grid, trace_dir: Path, pool: ProcessPoolExecutor | None) -> Iterator[list[Row]]:
+    """The rows of `cases` in batches: each batch holds every case that had finished when it was
+    asked for (one row at a time in this process), so that the results file syncs once per batch."""
     if pool is None:
         for case in cases:
             try:
-                yield run_case(case, grid, trace_dir)
+                yield [run_case(case, grid, trace_dir)]
             except Exception as error:
                 raise CaseFailed(case, error, remote=False) from error
         return
     pending: dict[Future, Case] = {pool.submit(run_case, case, grid, trace_dir): case for case in cases}
     while pending:
         done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        batch = []
         for future in done:
             case = pending.pop(future)
             try:
-                row = future.result()
+                batch.append(future.result())
             except Exception as error:
                 raise CaseFailed(case, error, remote=True) from error
-            yield row
+        yield batch
 
 
 @contextlib.contextmanager
 def local_rows(cases: list[Case], grid: Grid, trace_dir: Path, workers: int) -> Iterator[Iterator[Row]]:
-    """The rows of `cases` as they finish, from up to `workers` local worker processes."""
+    """The rows of `cases` in batches as they finish, from up to `workers` local worker processes."""
     with worker_pool(workers, len(cases)) as pool:
-        yield play_cases(cases, grid, trace_dir, pool)
+        yield play_batches(cases, grid, trace_dir, pool)
+
+
+@contextlib.contextmanager
+def ray_batches(cases: list[Case], grid: Grid, trace_dir: Path, address: str | None) -> Iterator[Iterator[list[Row]]]:
+    """`ray_rows` one row per batch."""
+    from zeus_gym.benchmark.ray_backend import ray_rows  # Ray is an optional extra
+
+    with ray_rows(cases, grid, trace_dir, address) as rows:
+        yield ([row] for row in rows)
 
 
 def refuse_foreign_rows(path: Path, rows: list[Row], cases: set[Case]) -> None:
@@ -137,9 +154,7 @@ def run_benchmark(grid: Grid, folder: Path, *, trace_dir: Path | None = None, wo
         finished = {row_case(row) for row in rows}
         todo = [case for case in order if case not in finished]
         if backend == "ray" and todo:
-            from zeus_gym.benchmark.ray_backend import ray_rows  # Ray is an optional extra
-
-            finished_rows = ray_rows(todo, grid, root, ray_address)
+            finished_rows = ray_batches(todo, grid, root, ray_address)
         else:
             finished_rows = local_rows(todo, grid, root, workers)
         with finished_rows as played:
@@ -147,11 +162,12 @@ def run_benchmark(grid: Grid, folder: Path, *, trace_dir: Path | None = None, wo
                 on_row(len(rows), len(order))
             writer = ResultsWriter(path)
             try:
-                for row in played:
-                    writer.append(row)
-                    rows.append(row)
-                    if on_row is not None:
-                        on_row(len(rows), len(order))
+                for batch in played:
+                    writer.append_many(batch)
+                    for row in batch:
+                        rows.append(row)
+                        if on_row is not None:
+                            on_row(len(rows), len(order))
             finally:
                 writer.close()
         write_sorted(path, rows, order)

@@ -33,7 +33,7 @@ profile measures exactly (`info["profile_epoch_cost"]`), and epochs are counted 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -79,11 +79,12 @@ def observation_bounds(params: Params, caps: tuple[float, float] | None = None) 
     }
 
 
-def empty_observation(params: Params, n: int | None) -> dict[str, np.ndarray]:
-    """Views of ONE contiguous float32 buffer per key (`n` jobs, or one without a leading axis)."""
+def empty_observation(params: Params, n: int | None, allocate: Callable = np.zeros) -> dict[str, np.ndarray]:
+    """Views of ONE contiguous float32 buffer per key (`n` jobs, or one without a leading axis);
+    `allocate=np.empty` for a buffer that is about to be overwritten whole."""
     k, f, g = num_configs(params), len(CONFIG_FEATURES), len(GLOBAL_FEATURES)
     lead = () if n is None else (n,)
-    buffer = np.zeros((*lead, k * f + g + k), dtype=np.float32)
+    buffer = allocate((*lead, k * f + g + k), dtype=np.float32)
     return {
         "configs": buffer[..., : k * f],
         "globals": buffer[..., k * f : k * f + g],
@@ -144,7 +145,7 @@ def observe_configs(params: Params, state: State, out: dict[str, np.ndarray] | N
     sel = slice(int(rows), int(rows) + 1) if single else rows
     job = state.job[sel]
     n = len(job)
-    obs = empty_observation(params, n) if out is None or single else out
+    obs = empty_observation(params, n, np.empty) if out is None or single else out  # every entry is written below
     obs["configs"][...] = state.config_features[sel]
     obs["action_mask"][...] = params.playable[job].reshape(n, -1)
     threshold = params.beta * state.min_cost[sel]

@@ -16,6 +16,7 @@ import numpy as np
 
 from zeus_gym.core.features import initial_features, update_batch_features
 from zeus_gym.core.params import Params
+from zeus_gym.core.step_features import update_step_features
 
 Draw = Callable[[Any], Any]  # bounds (array, or an int with the SCALARS backend) -> indices
 
@@ -226,10 +227,14 @@ def step(
     at_least_one = where(tries > 1.0, tries, 1.0)
     state.mean_cost_feature[rows, config] = state.cost_sum[rows, config] / at_least_one
     state.reach_rate_feature[rows, config] = state.reached[rows, config] / at_least_one
+    newly_profiled = profiled & backend.logical_not(state.profiled[rows, b])
     state.profiled[rows, b] |= profiled
     state.epochs_sum[rows, config] += where(ran, epochs, 0.0)
     state.reached_epochs[rows, b] += where(reached, epochs, 0.0)
-    update_batch_features(params, state, rows, b)
+    if backend is ARRAYS:  # only what the step changed
+        update_step_features(params, state, rows, b, p, ran, newly_profiled)
+    else:
+        update_batch_features(params, state, rows, b)
     for column, value in enumerate((ran, reached, normalized, profiled)):
         state.last_run[each, column] = value
     recurrence = backend.copy(state.recurrence[each])

@@ -11,10 +11,10 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from zeus_gym.core import Outcome, Params, invalid_actions, observe, reset, step
-from zeus_gym.core.draws import GeneratorDraw, ScalarDraw
+from zeus_gym.core import Outcome, Params, observe, reset
+from zeus_gym.core.draws import GeneratorDraw
 from zeus_gym.core.features import observation_bounds, observe_configs
-from zeus_gym.core.sim import SCALARS
+from zeus_gym.core.scalar import JobTables, job_tables, observe_one, step_one
 from zeus_gym.envs.setup import Gpus, JobSource, Workloads, check_options, describe_invalid, job_info
 from zeus_gym.envs.spaces import ConfigurationSpace
 
@@ -268,6 +268,7 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
         self.action_space = ConfigurationSpace(self.params.playable[0])
         self.observation_space = observation_space(self.params, self.observation, self._source.bounds)
         self._state = None
+        self._tables: JobTables | None = None
         self._done = False
         self._last_info: dict[str, Any] | None = None
 
@@ -277,6 +278,7 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
         job = self._source.pick(GeneratorDraw([self.np_random]), np.ones(1, dtype=bool), options)
         self.params = self._source.params
         self._state = reset(self.params, job)
+        self._tables = job_tables(self.params, int(job[0]))
         self.job_info = job_info(self.params, int(job[0]))
         self.action_space.set_playable(self.params.playable[job[0]])
         self._done = False
@@ -291,17 +293,18 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
         batch = np.asarray(action)
         if batch.shape != (2,) or batch.dtype.kind not in "iu":
             raise ValueError(f"action must be 2 integers [batch size index, power limit index], got {action!r}")
-        b, p = int(batch[0]), int(batch[1])
-        job = int(self._state.job[0])
-        if invalid_actions(self.params, self._state, b, p, SCALARS):
-            raise ValueError(describe_invalid(self.params, job, batch))
-        # The draw reads self.np_random at each step (no stored closure over it), so a deep copy or
+        b, p = batch.tolist()
+        tables = self._tables
+        if not (0 <= b < tables.num_b and 0 <= p <= tables.num_p and tables.playable[b][p]):
+            raise ValueError(describe_invalid(self.params, int(self._state.job[0]), batch))
+        # The draws read self.np_random at each step (no stored closure over it), so a deep copy or
         # an unpickled env draws from its own copy of the stream.
-        self._state, out = step(self.params, self._state, b, p, ScalarDraw(self.np_random), backend=SCALARS, inplace=True)
-        self._done = bool(out.terminated)
-        info = outcome_info(self.params, out, job)
+        info, reward, done, globals_ = step_one(self.params, self._state, tables, b, p, self.np_random)
+        self._done = done
         self._last_info = info
-        return self._observation(), float(out.reward), self._done, False, info
+        if self.observation == "configs":
+            return observe_one(self._state, tables, globals_), reward, done, False, info
+        return self._observation(), reward, done, False, info
 
     def render(self) -> str | None:
         """With render_mode "ansi": one line about the last run (configuration, epochs, energy,
@@ -319,4 +322,6 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
         return self.action_space.playable.reshape(-1).copy()
 
     def _observation(self) -> dict[str, np.ndarray]:
+        if self.observation == "configs":
+            return observe_one(self._state, self._tables)
         return OBSERVATIONS[self.observation](self.params, self._state, rows=0)

@@ -1,0 +1,78 @@
+"""The single env's fast path (`zeus_gym.core.scalar`) equals the core's `step` on scalars: the
+same state arrays, the same info values and types, the same observation, the same random draws."""
+
+from __future__ import annotations
+
+import copy
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from dataclasses import fields
+
+import zeus_gym  # noqa: F401
+from zeus_gym.core import step
+from zeus_gym.core.draws import ScalarDraw
+from zeus_gym.core.features import observe_configs
+from zeus_gym.core.sim import SCALARS
+from zeus_gym.envs.recurring_job import INFO_FIELDS, outcome_info
+from tests.test_observation import configs_from_scratch
+
+CASES = [
+    dict(workload="librispeech", gpu="v100"),
+    dict(workload="movielens-1m", gpu="p100"),
+    dict(workload="movielens-1m", gpu="rtx6000", slots=(15, 9)),  # 9 limits: numpy's pairwise batch totals
+    dict(workload="all", gpu="all", num_recurrences=6, max_retries=3),
+    dict(workload="imagenet", gpu="a40", beta_knob=1.2, max_retries=2),
+    dict(workload="squad", gpu="v100", beta_knob=float("inf")),
+    dict(workload="procedural", gpu="all", num_recurrences=5),
+]
+
+
+def _assert_same_state(a, b):
+    for f in fields(a):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        assert x.dtype == y.dtype and np.array_equal(x, y, equal_nan=True), f.name
+
+
+@pytest.mark.parametrize("kwargs", CASES, ids=lambda k: "-".join(map(str, k.values())))
+def test_fast_path_equals_the_core_step(zeus_trace_dir, kwargs):
+    env = gym.make("ZeusGym/RecurringJob-v1", **kwargs).unwrapped
+    env.action_space.seed(7)
+    for episode in range(3):
+        env.reset(seed=episode)
+        terminated, steps = False, 0
+        while not terminated and steps < 400:
+            action = env.action_space.sample()
+            expected_state, generator = env._state.copy(), copy.deepcopy(env.np_random)
+            expected_state, out = step(env.params, expected_state, int(action[0]), int(action[1]), ScalarDraw(generator),
+                                       backend=SCALARS, inplace=True)
+            expected_info = outcome_info(env.params, out, int(env._state.job[0]))
+            obs, reward, terminated, _, info = env.step(action)
+            _assert_same_state(env._state, expected_state)
+            assert env.np_random.bit_generator.state == generator.bit_generator.state
+            assert list(info) == list(expected_info) and list(info)[: len(INFO_FIELDS)] == list(INFO_FIELDS)
+            for key, value in expected_info.items():
+                if isinstance(value, np.ndarray):
+                    assert np.array_equal(info[key], value), key
+                else:
+                    assert type(info[key]) is type(value) and info[key] == value, key
+            assert type(reward) is float and reward == float(out.reward) and terminated == bool(out.terminated)
+            definition = observe_configs(env.params, env._state, rows=0)
+            assert obs.keys() == definition.keys()
+            for key in obs:
+                assert obs[key].dtype == np.float32 and np.array_equal(obs[key], definition[key]), key
+            assert np.array_equal(obs["configs"], configs_from_scratch(env.params, env._state)[0])
+            steps += 1
+
+
+def test_observation_is_one_fresh_buffer(zeus_trace_dir):
+    env = gym.make("ZeusGym/RecurringJob-v1")
+    first, _ = env.reset(seed=0)
+    second, *_ = env.step(env.action_space.sample())
+    base = second["configs"].base
+    assert base is not None and all(value.base is base for value in second.values())
+    assert first["configs"].base is not base  # the previous observation is not overwritten
+    info = env.step(env.action_space.sample())[-1]
+    info["profile_epoch_cost"][:] = 0  # a user's info is the user's own
+    assert not (env.unwrapped._tables.unprofiled == 0).any()
