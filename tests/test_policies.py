@@ -168,7 +168,9 @@ def test_exploration_weights_balance_the_teachers_first_tries(toy_policy):
     observations, actions = teacher_demonstrations(env, "zeus", steps=300, seed=0)
     rows = observations["configs"].reshape(len(actions), observations["action_mask"].shape[1], -1)
     explore = rows[np.arange(len(actions)), actions, CONFIG_FEATURES.index("tries")] == 0
-    assert 0 < explore.sum() < 0.2 * len(actions)  # zeus tries each configuration once, then mostly exploits
+    # A precondition on the data, not on the weights: explorations are a minority (Zeus tries each of the
+    # toy's 3 batch sizes once per episode of about 13 steps, then exploits), so weighting changes the fit.
+    assert 0 < explore.sum() < 0.3 * len(actions)
     weights = exploration_weights(observations, actions)
     assert weights.mean() == pytest.approx(1.0)
     assert weights[explore].sum() == pytest.approx(weights[~explore].sum())
