@@ -9,7 +9,8 @@ of `zeus-gym train`) per fold:
 Training jobs are procedural (`zeus_gym.procedural`): every episode a synthetic job derived from
 a training job (never from the held-out one), or with probability `--real-share` the training
 job itself. Each fold is then evaluated greedily on its held-out pairs with seeds the training
-never used (`--seeds`), next to Zeus, Default and the Oracle, with `zeus-gym benchmark`.
+never used (`--seeds`), next to the cloned policy PPO started from, Frugal, Zeus, Default and the
+Oracle, with `zeus-gym benchmark`.
 During training, a curve records the mean training episode return and the greedy cost / Default
 on the held-out pairs (one episode each, seed 10000) every `--curve-every` steps.
 
@@ -35,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-AGENTS = ("learned", "zeus", "default", "oracle")
+AGENTS = ("learned", "cloned", "frugal", "zeus", "default", "oracle")  # cloned: the policy before PPO
 GPUS = ("a40", "p100", "rtx6000", "v100")
 CURVE_SEED = 10_000
 
@@ -66,19 +67,21 @@ def held_out_pairs(protocol: str, held_out: str) -> list[tuple[str, str]]:
     return [(held_out, g) for g in GPUS] if protocol == "workload" else [(w, held_out) for w in WORKLOADS]
 
 
-def make_curve_callback(config, pairs: list[tuple[str, str]], every: int, path: Path):  # noqa: ANN001, ANN201
-    """An SB3 callback writing (steps, mean training return, greedy held-out cost / Default) rows."""
+def make_curve_callback(config, pairs: list[tuple[str, str]], every: int, path: Path, cloned: Path):  # noqa: ANN001, ANN201
+    """An SB3 callback writing (steps, mean training return, greedy held-out cost / Default) rows,
+    and saving the policy PPO starts from (the cloned one) into `cloned`."""
     import gymnasium as gym
     from stable_baselines3.common.callbacks import BaseCallback
 
     from zeus_gym.runner import run_episode
-    from zeus_gym.training import Sb3Agent
+    from zeus_gym.training import Sb3Agent, save_policy
 
     envs = [gym.make("ZeusGym/RecurringJob-v1", workload=w, gpu=g, **config.env_kwargs()) for w, g in pairs]
 
     class Curve(BaseCallback):
         def _on_training_start(self) -> None:
             self.next, self.rows = 0, []
+            save_policy(self.model, config, cloned)
             self._record()
 
         def _on_step(self) -> bool:
@@ -116,12 +119,12 @@ def run_fold(fold: tuple[str, str], args: argparse.Namespace) -> str:
         start = time.perf_counter()
         print(f"[{time.strftime('%H:%M:%S')}] training {folder.name}", flush=True)
         policy.mkdir(parents=True, exist_ok=True)
-        callback = make_curve_callback(config, held_out_pairs(protocol, held_out), args.curve_every, policy / "curve.csv")
+        callback = make_curve_callback(config, held_out_pairs(protocol, held_out), args.curve_every, policy / "curve.csv", folder / "cloned")
         train(config, policy, progress_bar=False, callback=callback)
         print(f"[{time.strftime('%H:%M:%S')}] trained {folder.name} in {time.perf_counter() - start:.0f} s", flush=True)
     pairs = held_out_pairs(protocol, held_out)
     # The CLI's `app` in this interpreter (not a `zeus-gym` script that may belong to another install).
-    command = [sys.executable, "-c", "from zeus_gym.cli import app; app()", "benchmark", "--agents", f"sb3:{policy},zeus,default,oracle",
+    command = [sys.executable, "-c", "from zeus_gym.cli import app; app()", "benchmark", "--agents", f"sb3:{policy},sb3:{folder / 'cloned'},frugal,zeus,default,oracle",
                "--workloads", ",".join(sorted({w for w, _ in pairs})), "--gpus", ",".join(sorted({g for _, g in pairs})),
                "--seeds", args.seeds, "--output", str(folder / "eval"), "--workers", "1", "--no-plots"]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
@@ -133,7 +136,9 @@ def _fold_results(folder: Path) -> dict[str, dict[tuple[str, str], list[float]]]
     values: dict[str, dict[tuple[str, str], list[float]]] = defaultdict(lambda: defaultdict(list))
     with open(folder / "eval" / "results.csv", newline="") as file:
         for row in csv.DictReader(file):
-            name = "learned" if row["agent"].startswith("sb3:") else row["agent"]
+            name = row["agent"]
+            if name.startswith("sb3:"):
+                name = "cloned" if Path(name[4:]).name == "cloned" else "learned"
             values[name][(row["workload"], row["gpu"])].append(float(row["cost_over_default"]))
     return values
 
@@ -165,29 +170,32 @@ def tables(output: Path) -> tuple[str, dict[str, dict[str, float]]]:
 
 
 def plot_curves(output: Path) -> None:
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from zeus_gym.benchmark.plots import LINE_STYLES, METADATA, OKABE_ITO
 
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
+    figure = Figure(figsize=(11, 7), layout="constrained")
+    axes = figure.subplots(2, 2, sharex=True)
     for column, protocol in enumerate(("workload", "gpu")):
-        for kind, held_out in folds():
-            path = output / f"{kind}-{held_out}" / "policy" / "curve.csv"
-            if kind != protocol or not path.is_file():
+        held = [h for k, h in folds() if k == protocol]
+        for held_out, color, style in zip(held, OKABE_ITO, LINE_STYLES):
+            path = output / f"{protocol}-{held_out}" / "policy" / "curve.csv"
+            if not path.is_file():
                 continue
             rows = np.genfromtxt(path, delimiter=",", skip_header=1, ndmin=2)
-            axes[0, column].plot(rows[:, 0], rows[:, 1], label=f"without {held_out}")
-            axes[1, column].plot(rows[:, 0], rows[:, 2], label=f"without {held_out}")
-        axes[0, column].set_title(f"leave one {protocol} out")
-        axes[0, column].set_ylabel("mean training episode return")
-        axes[1, column].set_ylabel("greedy held-out cost / Default")
-        axes[1, column].set_yscale("log")
-        axes[1, column].axhline(1.0, color="grey", linestyle=":", linewidth=1)
-        axes[1, column].set_xlabel("training steps")
+            line = dict(color=color, linestyle=style, linewidth=1.6, marker="o", markersize=3, label=f"{held_out} held out")
+            axes[0, column].plot(rows[:, 0] / 1000, rows[:, 1], **line)
+            axes[1, column].plot(rows[:, 0] / 1000, rows[:, 2], **line)
+        axes[0, column].set_title(f"leave one {'GPU' if protocol == 'gpu' else protocol} out")
+        axes[0, column].set_ylabel("training episode return\n(−Σ run cost / Default's cost)")
+        axes[1, column].set_ylabel("held-out cost / Default\n(greedy, lower is better)")
+        axes[1, column].axhline(1.0, color="0.45", linestyle=(0, (1, 2)), linewidth=1, label="Default")
+        for ax in axes[:, column]:
+            ax.ticklabel_format(axis="y", style="plain", useOffset=False)  # 1.03, not 3e-2 + 1
+        axes[1, column].set_xlabel("PPO steps (thousands; 0 = the cloned policy)")
         axes[0, column].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(output / "training_curves.png", dpi=110)
+        axes[1, column].legend(fontsize=7)
+    figure.savefig(output / "training_curves.png", dpi=110, metadata=METADATA["png"])
 
 
 def report(output: Path, args: argparse.Namespace, wall: float | None, resumed: int = 0) -> str:
@@ -195,9 +203,13 @@ def report(output: Path, args: argparse.Namespace, wall: float | None, resumed: 
     timings = {name: json.loads((output / name / "policy" / "training.json").read_text()) for name in (f"{k}-{h}" for k, h in folds())}
     seconds = sum(t["seconds"] for t in timings.values())
     env_seconds = sum(t["env_seconds"] for t in timings.values())
+    cloning = sum((t["warm_start"] or {}).get("seconds", 0.0) for t in timings.values())
+    demonstrating = sum((t["warm_start"] or {}).get("demonstration_seconds", 0.0) for t in timings.values())
     steps = ", ".join(str(n) for n in sorted({t["timesteps"] for t in timings.values()}))
     command = (f"python agents/held_out.py --timesteps {args.timesteps} --seed {args.seed} --n-envs {args.n_envs} "
                f"--real-share {args.real_share} --warm-start {args.warm_start} --warm-start-steps {args.warm_start_steps} --warm-start-epochs {args.warm_start_epochs} --hyperparameters '{args.hyperparameters}' --seeds {args.seeds} --curve-every {args.curve_every} --jobs {args.jobs} --output {output}")
+    warm = (f"{args.warm_start} on {args.warm_start_steps} steps for {args.warm_start_epochs} epochs, its explorations weighted as much as its other decisions"
+            if args.warm_start != "none" else "(none: a randomly initialised policy)")
     wall_line = ""
     if wall:
         kept = f", resuming {resumed} folds trained by an earlier run" if resumed else ""
@@ -209,17 +221,21 @@ Generated by `{command}`.
 One policy per fold: MaskablePPO (sb3-contrib) with `zeus_gym.policies.ConfigurationScorerPolicy`
 (one small network scores every configuration from its row of the `RecurringJob-v1` observation
 and the global features), {args.n_envs} native vector envs, eta 0.5, beta 2, action slots
-(15, 9), {steps} steps per fold. Training jobs are procedural, derived only from the fold's
+(15, 9), {steps} PPO steps per fold. Training jobs are procedural, derived only from the fold's
 training jobs (a real training job itself with probability {args.real_share}). Evaluation is
 greedy (the most likely playable action), on the held-out pairs with seeds {args.seeds} (training
-used env seeds {args.seed}..{args.seed + args.n_envs - 1} and their continuations), next to Zeus,
-Default and the Oracle, with `zeus-gym benchmark`. Lower is better; Default = 1.
+used env seeds {args.seed}..{args.seed + args.n_envs - 1} and their continuations), next to Frugal, Zeus,
+Default and the Oracle, with `zeus-gym benchmark`. Lower is better; Default = 1. `learned` is the
+policy the recipe trains (after its PPO steps); `cloned` is the same policy before PPO, right after
+behaviour cloning {warm} (the curves' step 0).
 {markdown}
 
 Training: {seconds:.0f} s in all (one torch thread per fold on the shared 2-core machine), of
 which {env_seconds:.0f} s ({env_seconds / seconds:.1%}) in the environment (reset and step,
 procedural job generation included); the rest is the policy's inference and updates and the
-curves' held-out episodes.{wall_line}
+curves' held-out episodes. Behaviour cloning is part of that time: {cloning:.0f} s, of which
+{demonstrating:.0f} s for the teacher to play its demonstrations (its env steps and its own
+decisions, not counted in the environment's share above).{wall_line}
 
 ![training curves](training_curves.png)
 

@@ -156,3 +156,22 @@ def test_behaviour_cloning_copies_the_teacher(toy_policy):
     assert losses[-1] < 0.1 * losses[0]
     obs = venv.reset()
     assert model.predict(obs, deterministic=True)[0].tolist() == [CHEAPEST, CHEAPEST]
+
+
+def test_exploration_weights_balance_the_teachers_first_tries(toy_policy):
+    from zeus_gym.imitation import exploration_weights, teacher_demonstrations
+
+    traces, _ = toy_policy
+    import gymnasium as gym
+
+    env = gym.make("ZeusGym/RecurringJob-v1", workload=TOY, gpu="toy", trace_dir=traces, slots=(3, 2))
+    observations, actions = teacher_demonstrations(env, "zeus", steps=300, seed=0)
+    rows = observations["configs"].reshape(len(actions), observations["action_mask"].shape[1], -1)
+    explore = rows[np.arange(len(actions)), actions, CONFIG_FEATURES.index("tries")] == 0
+    # A precondition on the data, not on the weights: explorations are a minority (Zeus tries each of the
+    # toy's 3 batch sizes once per episode of about 13 steps, then exploits), so weighting changes the fit.
+    assert 0 < explore.sum() < 0.3 * len(actions)
+    weights = exploration_weights(observations, actions)
+    assert weights.mean() == pytest.approx(1.0)
+    assert weights[explore].sum() == pytest.approx(weights[~explore].sum())
+    assert np.all(weights[explore] > weights[~explore][0])

@@ -18,6 +18,7 @@ import torch as th
 from stable_baselines3.common.base_class import BaseAlgorithm
 
 from zeus_gym.agents.loading import load_agent
+from zeus_gym.core.features import CONFIG_FEATURES
 
 TEACHER_SEED = 1_000_000  # far from the training env's seeds (seed + i) and the evaluation seeds
 
@@ -45,10 +46,27 @@ def teacher_demonstrations(env: gym.Env, teacher: str, steps: int, seed: int) ->
     return stacked, np.array(actions, dtype=np.int64)
 
 
+def exploration_weights(observations: dict[str, np.ndarray], actions: np.ndarray) -> np.ndarray:
+    """Per-sample weights (mean 1) giving the teacher's explorations (a configuration it had not
+    run yet) as much weight in all as its other decisions.
+
+    A good teacher explores in a few steps of a long episode (Frugal: about 4 % of its actions), so
+    an unweighted fit learns to exploit and, greedy, never takes the first exploring step: cloned
+    Frugal then plays Default's configuration for ever."""
+    rows = observations["configs"].reshape(len(actions), observations["action_mask"].shape[1], -1)
+    tries = rows[np.arange(len(actions)), actions, CONFIG_FEATURES.index("tries")]
+    explore = tries == 0
+    share = float(explore.mean())
+    if share in (0.0, 1.0):
+        return np.ones(len(actions))
+    return np.where(explore, 0.5 / share, 0.5 / (1.0 - share))
+
+
 def clone(model: BaseAlgorithm, observations: dict[str, np.ndarray], actions: np.ndarray, *, epochs: int = 10,
-          batch_size: int = 512, learning_rate: float = 1e-3, seed: int = 0) -> list[float]:
+          batch_size: int = 512, learning_rate: float = 1e-3, seed: int = 0, weights: np.ndarray | None = None) -> list[float]:
     """Fit `model`'s policy to (observations, actions) with its own optimizer (at
-    `learning_rate`, then restored); the mean negative log-likelihood of each epoch."""
+    `learning_rate`, then restored); the mean (`weights`-weighted) negative log-likelihood of each epoch."""
+    weights = np.ones(len(actions)) if weights is None else np.asarray(weights, dtype=np.float64)
     policy = model.policy
     rng = np.random.default_rng(seed)
     saved = [group["lr"] for group in policy.optimizer.param_groups]
@@ -64,7 +82,8 @@ def clone(model: BaseAlgorithm, observations: dict[str, np.ndarray], actions: np
             rows = order[start : start + batch_size]
             obs = {key: th.as_tensor(value[rows]) for key, value in observations.items()}
             _, log_prob, _ = policy.evaluate_actions(obs, th.as_tensor(actions[rows]), action_masks=masks[rows])
-            loss = -log_prob.mean()
+            weight = th.as_tensor(weights[rows], dtype=log_prob.dtype)
+            loss = -(weight * log_prob).sum() / weight.sum()
             policy.optimizer.zero_grad()
             loss.backward()
             th.nn.utils.clip_grad_norm_(policy.parameters(), 0.5)
@@ -77,11 +96,15 @@ def clone(model: BaseAlgorithm, observations: dict[str, np.ndarray], actions: np
     return losses
 
 
-def warm_start(model: BaseAlgorithm, env_kwargs: dict[str, Any], teacher: str, steps: int, epochs: int, seed: int) -> dict[str, Any]:
-    """Clone `teacher` into `model` on `steps` steps of `RecurringJob-v1(**env_kwargs)`."""
+def warm_start(model: BaseAlgorithm, env_kwargs: dict[str, Any], teacher: str, steps: int, epochs: int, seed: int,
+               balance: bool = True) -> dict[str, Any]:
+    """Clone `teacher` into `model` on `steps` steps of `RecurringJob-v1(**env_kwargs)` (`balance`:
+    with `exploration_weights`)."""
     start = time.perf_counter()
     env = gym.make("ZeusGym/RecurringJob-v1", **env_kwargs)
     observations, actions = teacher_demonstrations(env, teacher, steps, TEACHER_SEED + seed)
     demonstration = time.perf_counter() - start  # the teacher's env steps and its own decisions
-    losses = clone(model, observations, actions, epochs=epochs, seed=seed)
-    return {"teacher": teacher, "steps": int(len(actions)), "epochs": epochs, "loss": losses, "demonstration_seconds": demonstration}
+    weights = exploration_weights(observations, actions) if balance else None
+    losses = clone(model, observations, actions, epochs=epochs, seed=seed, weights=weights)
+    return {"teacher": teacher, "steps": int(len(actions)), "epochs": epochs, "balance": balance, "loss": losses,
+            "demonstration_seconds": demonstration}

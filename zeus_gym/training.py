@@ -74,6 +74,7 @@ class TrainConfig:
     warm_start: str | None = None  # an agent to imitate before PPO (zeus_gym.imitation), e.g. "zeus"
     warm_start_steps: int = 20_000
     warm_start_epochs: int = 10
+    warm_start_balance: bool = True  # weigh the teacher's explorations as much as the rest (zeus_gym.imitation)
     trace_dir: str | None = None
 
     def __post_init__(self) -> None:
@@ -167,17 +168,25 @@ def train(config: TrainConfig, output: Path, progress_bar: bool = True, callback
             from zeus_gym.imitation import warm_start
 
             kwargs = dict(**config.workload_kwargs(), **config.env_kwargs())
-            imitation = warm_start(model, kwargs, config.warm_start, config.warm_start_steps, config.warm_start_epochs, config.seed)
+            imitation = warm_start(model, kwargs, config.warm_start, config.warm_start_steps, config.warm_start_epochs, config.seed,
+                                    config.warm_start_balance)
             imitation["seconds"] = time.perf_counter() - start
         model.learn(total_timesteps=config.timesteps, progress_bar=progress_bar, callback=callback)
         seconds = time.perf_counter() - start
-        model.save(output / "model.zip")
-        (output / "config.json").write_text(json.dumps({**asdict(config), "zeus_gym_version": zeus_gym.__version__}, indent=2) + "\n")
+        save_policy(model, config, output)
         timing = {"seconds": seconds, "env_seconds": env.seconds, "env_share": env.seconds / seconds, "timesteps": model.num_timesteps,
                   "warm_start": imitation}
         (output / "training.json").write_text(json.dumps(timing, indent=2) + "\n")
         env.close()
     return model
+
+
+def save_policy(model: BaseAlgorithm, config: TrainConfig, output: Path) -> None:
+    """`model.zip` and `config.json` into `output`: a folder `Sb3Agent` (`--agent sb3:DIR`) plays."""
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    model.save(output / "model.zip")
+    (output / "config.json").write_text(json.dumps({**asdict(config), "zeus_gym_version": zeus_gym.__version__}, indent=2) + "\n")
 
 
 def load_config(directory: Path) -> TrainConfig:
