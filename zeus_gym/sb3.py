@@ -29,6 +29,10 @@ from zeus_gym.wrappers import PlayableDiscrete
 
 def unbatch_infos(infos: dict[str, Any], num_envs: int) -> list[dict[str, Any]]:
     """Gymnasium's vector infos (`info[key]` + mask `info["_" + key]`) as one dict per env."""
+    columns = _full_columns(infos, num_envs)
+    if columns is not None:  # the usual step: every key a number for every env
+        keys = list(columns)
+        return [dict(zip(keys, row)) for row in zip(*columns.values())]
     out: list[dict[str, Any]] = [{} for _ in range(num_envs)]
     everyone = list(range(num_envs))
     for key, values in infos.items():
@@ -49,6 +53,22 @@ def unbatch_infos(infos: dict[str, Any], num_envs: int) -> list[dict[str, Any]]:
                 value = values[i]
                 out[i][key] = value.item() if isinstance(value, np.generic) else value
     return out
+
+
+def _full_columns(infos: dict[str, Any], num_envs: int) -> dict[str, list] | None:
+    """Each key's values as Python scalars when every key is a 1-D numeric array present for
+    every env (then one dict per env is a zip of the columns); None otherwise."""
+    columns: dict[str, list] = {}
+    for key, values in infos.items():
+        if key[:1] == "_":
+            continue
+        if type(values) is not np.ndarray or values.ndim != 1 or values.dtype == object:
+            return None
+        present = infos.get("_" + key)
+        if present is not None and not present.all():
+            return None
+        columns[key] = values.tolist()
+    return columns if columns else None
 
 
 class SB3VecEnv(VecEnv):
