@@ -56,18 +56,19 @@ def unbatch_infos(infos: dict[str, Any], num_envs: int) -> list[dict[str, Any]]:
 
 
 def _full_columns(infos: dict[str, Any], num_envs: int) -> dict[str, list] | None:
-    """Each key's values as Python scalars when every key is a 1-D numeric array present for
-    every env (then one dict per env is a zip of the columns); None otherwise."""
+    """Each key's value per env when every key is a numeric array present for every env (then
+    one dict per env is a zip of the columns; a 1-D array gives Python scalars, a wider one its
+    rows, as the general path does); None otherwise."""
     columns: dict[str, list] = {}
     for key, values in infos.items():
         if key[:1] == "_":
             continue
-        if type(values) is not np.ndarray or values.ndim != 1 or values.dtype == object:
+        if type(values) is not np.ndarray or values.ndim == 0 or values.dtype == object:
             return None
         present = infos.get("_" + key)
         if present is not None and not present.all():
             return None
-        columns[key] = values.tolist()
+        columns[key] = values.tolist() if values.ndim == 1 else list(values)
     return columns if columns else None
 
 
