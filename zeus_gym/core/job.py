@@ -80,6 +80,19 @@ def _kahan_mean_of_copies(value: float, count: int) -> float:
     return total / count
 
 
+def _kahan_means_of_copies(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """`_kahan_mean_of_copies(values[i, j], counts[i])` for every cell at once: the same float
+    operations, elementwise, with the cells of row i stopping after counts[i] terms."""
+    total, compensation = np.zeros_like(values), np.zeros_like(values)
+    for k in range(int(counts.max())):
+        active = (counts > k)[:, None]
+        y = values - compensation
+        t = total + y
+        compensation = np.where(active, t - total - y, compensation)
+        total = np.where(active, t, total)
+    return total / counts[:, None]
+
+
 def gpu_max_power(train: pd.DataFrame, power: pd.DataFrame) -> float:
     """MAXPOWER of the reference: the largest power limit among the joined rows of the GPU."""
     keys = train[JOIN_KEYS].drop_duplicates()
@@ -188,7 +201,6 @@ def job_from_rows(rows: JobRows, batch_sizes: np.ndarray, spec: JobSpec, gpu: st
 
     profile_energy = np.empty(num_b)
     profile_time = np.empty(num_b)
-    profile_epoch_cost = np.full((num_b, num_p), np.inf)
     for i, mine in enumerate(power_rows):
         # The reference averages over all joined rows of the batch size: every run repeats the
         # batch size's power rows, so the sequence is those rows tiled once per run.
@@ -196,10 +208,8 @@ def job_from_rows(rows: JobRows, batch_sizes: np.ndarray, spec: JobSpec, gpu: st
         epe = tpe * rows.power[mine]
         profile_energy[i] = np.tile(epe, num_paths[i]).mean()
         profile_time[i] = np.tile(tpe, num_paths[i]).mean()
-        for j in np.flatnonzero(feasible[i]):
-            mean_power = _kahan_mean_of_copies(average_power[i, j], int(num_paths[i]))
-            mean_time = _kahan_mean_of_copies(time_per_epoch[i, j], int(num_paths[i]))
-            profile_epoch_cost[i, j] = (eta * mean_power + (1 - eta) * batch_max_limit[i]) * mean_time
+    mean_power, mean_time = _kahan_means_of_copies(average_power, num_paths), _kahan_means_of_copies(time_per_epoch, num_paths)
+    profile_epoch_cost = np.where(feasible, (eta * mean_power + (1 - eta) * batch_max_limit[:, None]) * mean_time, np.inf)
     # Lowest epoch cost wins; ties go to the higher limit (the reference profiles high to low).
     best_limit = (num_p - 1 - np.argmin(profile_epoch_cost[:, ::-1], axis=1)).astype(np.int64)
 
