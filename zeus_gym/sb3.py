@@ -59,17 +59,18 @@ def _full_columns(infos: dict[str, Any], num_envs: int) -> dict[str, list] | Non
     """Each key's value per env when every key is a numeric array present for every env (then
     one dict per env is a zip of the columns; a 1-D array gives Python scalars, a wider one its
     rows, as the general path does); None otherwise."""
+    keys = [key for key in infos if key[:1] != "_"]
+    masks = [infos[mask] for mask in ["_" + key for key in keys] if mask in infos]
+    # One check of every mask (and that none is missing a row) instead of one call per key.
+    if not keys or (masks and not np.concatenate(masks).all()):
+        return None
     columns: dict[str, list] = {}
-    for key, values in infos.items():
-        if key[:1] == "_":
-            continue
+    for key in keys:
+        values = infos[key]
         if type(values) is not np.ndarray or values.ndim == 0 or values.dtype == object:
             return None
-        present = infos.get("_" + key)
-        if present is not None and not present.all():
-            return None
         columns[key] = values.tolist() if values.ndim == 1 else list(values)
-    return columns if columns else None
+    return columns
 
 
 class SB3VecEnv(VecEnv):
