@@ -1,10 +1,11 @@
 """Procedural training jobs: seeded synthetic recurring jobs derived from the real Zeus traces.
 
 Five workloads on four GPUs are 20 real jobs: too few for a policy to learn a strategy that
-transfers. `ProceduralJobs` draws new jobs, each a perturbed copy of a real one, as trace rows
-that go through the same job building and validation as a trace file (`zeus_gym.core.build_job`:
-b0 measured, at least one training path of b0 reaching the target within `max_epochs`). Model,
-for a source job (workload w, GPU g) drawn uniformly from `sources`:
+transfers. `ProceduralJobs` draws new jobs, each a perturbed copy of a real one: the source's
+trace rows, parsed once into arrays, are perturbed with numpy (no pandas at reset) and go through
+the same job building and validation as a trace file (`zeus_gym.core.job.job_from_rows`, which
+`build_job` uses: b0 measured, at least one training path of b0 reaching the target within
+`max_epochs`). Model, for a source job (workload w, GPU g) drawn uniformly from `sources`:
 
 - Epochs to target. Each batch size b keeps the number of recorded paths of the source, and which
   of them never reach the target. The others are redrawn as
