@@ -47,3 +47,14 @@ def test_step_invariants(zeus_trace_dir, workload, gpu, eta, beta, seed):
         completed += info["recurrence_done"]
         assert obs["progress"][0] == np.float32(completed / 4)
     assert completed == 4 and steps <= 4 * 3
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), rows=st.integers(1, 6), cols=st.integers(1, 6))
+def test_vectorized_kahan_means_equal_the_scalar_definition(data, rows, cols):
+    from zeus_gym.core.job import _kahan_mean_of_copies, _kahan_means_of_copies
+
+    values = np.array(data.draw(st.lists(st.floats(0.0, 1e6, allow_subnormal=False), min_size=rows * cols, max_size=rows * cols))).reshape(rows, cols)
+    counts = np.array(data.draw(st.lists(st.integers(1, 40), min_size=rows, max_size=rows)), dtype=np.int64)
+    expected = [[_kahan_mean_of_copies(float(values[i, j]), int(counts[i])) for j in range(cols)] for i in range(rows)]
+    assert _kahan_means_of_copies(values, counts).tolist() == expected

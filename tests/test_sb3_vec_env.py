@@ -55,3 +55,15 @@ def test_ppo_trains_on_the_adapter(zeus_trace_dir):
     model.learn(total_timesteps=512)
     action, _ = model.predict(venv.reset(), deterministic=True)
     assert action.shape == (8, 2)
+
+
+def test_unbatch_infos_of_full_columns_gives_python_scalars_per_env():
+    infos = {"a": np.array([1, 2]), "_a": np.array([True, True]), "b": np.array([0.5, np.inf]), "_b": np.array([True, True]),
+             "c": np.array([True, False]), "_c": np.array([True, True]), "d": np.arange(4.0).reshape(2, 2), "_d": np.array([True, True])}
+    out = unbatch_infos(infos, 2)
+    assert [type(v) for v in out[0].values()] == [int, float, bool, np.ndarray] and list(out[1]) == ["a", "b", "c", "d"]
+    assert [out[i].pop("d").tolist() for i in (0, 1)] == [[0.0, 1.0], [2.0, 3.0]]
+    assert out == [{"a": 1, "b": 0.5, "c": True}, {"a": 2, "b": np.inf, "c": False}]
+    del infos["d"], infos["_d"]
+    infos["_b"] = np.array([True, False])  # one key missing for one env: the masked path
+    assert unbatch_infos(infos, 2) == [{"a": 1, "b": 0.5, "c": True}, {"a": 2, "c": False}]

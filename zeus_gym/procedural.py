@@ -1,10 +1,11 @@
 """Procedural training jobs: seeded synthetic recurring jobs derived from the real Zeus traces.
 
 Five workloads on four GPUs are 20 real jobs: too few for a policy to learn a strategy that
-transfers. `ProceduralJobs` draws new jobs, each a perturbed copy of a real one, as trace rows
-that go through the same job building and validation as a trace file (`zeus_gym.core.build_job`:
-b0 measured, at least one training path of b0 reaching the target within `max_epochs`). Model,
-for a source job (workload w, GPU g) drawn uniformly from `sources`:
+transfers. `ProceduralJobs` draws new jobs, each a perturbed copy of a real one: the source's
+trace rows, parsed once into arrays, are perturbed with numpy (no pandas at reset) and go through
+the same job building and validation as a trace file (`zeus_gym.core.job.job_from_rows`, which
+`build_job` uses: b0 measured, at least one training path of b0 reaching the target within
+`max_epochs`). Model, for a source job (workload w, GPU g) drawn uniformly from `sources`:
 
 - Epochs to target. Each batch size b keeps the number of recorded paths of the source, and which
   of them never reach the target. The others are redrawn as
@@ -48,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 from zeus_gym.core import JobArrays, JobSpecError, build_job
-from zeus_gym.core.job import _job_rows, capped_b0
+from zeus_gym.core.job import JobRows, _job_rows, capped_b0, gpu_max_power, job_from_rows
 from zeus_gym.core.params import _config_facts
 from zeus_gym.traces import load_trace_set
 from zeus_gym.workloads import WORKLOADS, JobSpec, resolve_workload
@@ -127,53 +128,87 @@ class ProceduralJobs:
             self._cache[key] = (2.0 * max(job.max_run_cost for job in jobs), 2.0 * max(ratios))
         return self._cache[key]
 
+    def _source_rows(self) -> list[_Source]:
+        """The sources as arrays (their runs at the target metric and power rows, in file order)."""
+        if "rows" not in self._cache:
+            found = []
+            for spec, gpu, train, power in self.sources():
+                runs = train[train["target_metric"] == spec.target_metric]
+                rows = JobRows(runs["batch_size"].to_numpy(), runs["target_epoch"].to_numpy(dtype=float), power["batch_size"].to_numpy(),
+                               power["power_limit"].to_numpy(), power["time_per_epoch"].to_numpy(), power["average_power"].to_numpy())
+                found.append(_Source(spec, gpu, rows, np.unique(train["batch_size"].to_numpy()), np.unique(rows.batch), gpu_max_power(train, power)))
+            self._cache["rows"] = found
+        return self._cache["rows"]
+
     def sample(self, rng: np.random.Generator, eta: float) -> JobArrays:
         """One synthetic job for cost weight `eta`, drawn with `rng` (same state, same job)."""
         max_run_cost, max_ratio = self.bounds(eta)
+        sources = self._source_rows()
         for _ in range(self.max_attempts):
-            spec, gpu, train, power = self.sources()[rng.integers(len(self.sources()))]
+            source = sources[rng.integers(len(sources))]
             if self.real_share and rng.random() < self.real_share:
-                return build_job(train, power, spec, gpu, eta)
-            new_spec, new_train, new_power = self._perturb(rng, spec, train, power)
+                return job_from_rows(source.rows, source.train_batch_sizes, source.spec, source.gpu, source.spec.b0, source.max_power, eta)
+            spec, rows = self._perturb(rng, source)
+            # The checks `build_job` makes of a trace file: batch sizes with both runs and power
+            # rows, MAXPOWER over those rows; `job_from_rows` then checks b0 and the target.
+            shared = np.intersect1d(rows.run_batch, rows.batch)
+            if shared.size == 0:
+                continue
+            max_power = float(rows.limit[np.isin(rows.batch, shared)].max())
+            if shared.size < len(np.unique(rows.run_batch)) or shared.size < len(np.unique(rows.batch)):
+                runs, power = np.isin(rows.run_batch, shared), np.isin(rows.batch, shared)
+                rows = JobRows(rows.run_batch[runs], rows.run_epochs[runs], rows.batch[power], rows.limit[power], rows.time[power], rows.power[power])
             try:
-                job = build_job(new_train, new_power, new_spec, SYNTHETIC + gpu, eta)
+                job = job_from_rows(rows, shared, spec, SYNTHETIC + source.gpu, spec.b0, max_power, eta, synthetic=True)
             except JobSpecError:
                 continue
             if job.max_run_cost <= max_run_cost and _epoch_ratio(job, eta).max() <= max_ratio:
-                return dataclasses.replace(job, synthetic=True)
+                return job
         raise ValueError(f"no valid procedural job in {self.max_attempts} draws: loosen the ProceduralJobs parameters")
 
-    def _perturb(self, rng: np.random.Generator, spec: JobSpec, train: pd.DataFrame, power: pd.DataFrame) -> tuple[JobSpec, pd.DataFrame, pd.DataFrame]:
-        batch_sizes = np.unique(power["batch_size"].to_numpy())
+    def _perturb(self, rng: np.random.Generator, source: _Source) -> tuple[JobSpec, JobRows]:
+        spec, rows, batch_sizes = source.spec, source.rows, source.batch_sizes
         keep = (rng.random(len(batch_sizes)) >= self.drop_batch) | (batch_sizes == spec.b0)
-        kept = set(batch_sizes[keep].tolist())
+        kept = batch_sizes[keep]
         scale = math.exp(rng.uniform(*np.log(self.epoch_scale)))
         tilt = rng.uniform(-self.tilt, self.tilt)
 
-        runs = train[(train["target_metric"] == spec.target_metric) & train["batch_size"].isin(kept)].copy()
-        epochs = runs["target_epoch"].to_numpy(dtype=float)
-        sizes = runs["batch_size"].to_numpy()
+        runs = np.isin(rows.run_batch, kept)
+        epochs, sizes = rows.run_epochs[runs], rows.run_batch[runs]
         reached = ~np.isnan(epochs)
         logs = np.log(np.where(reached, epochs, 1.0))
-        means = {b: logs[reached & (sizes == b)].mean() for b in kept if (reached & (sizes == b)).any()}
-        residuals = np.array([logs[i] - means[sizes[i]] for i in np.flatnonzero(reached)])
+        centre = np.zeros(len(epochs))  # m_b: mean log epochs of b's reached paths (0 if none)
+        for b in kept:
+            mine = sizes == b
+            if (reached & mine).any():
+                centre[mine] = logs[reached & mine].mean()
+        residuals = logs[reached] - centre[reached]
         noise = rng.choice(residuals, size=len(epochs)) if residuals.size else np.zeros(len(epochs))
-        centre = np.array([means.get(b, 0.0) for b in sizes])
         drawn = np.ceil(np.exp(centre + math.log(scale) + tilt * np.log2(sizes / spec.b0) + noise))
-        runs["target_epoch"] = np.where(reached, np.maximum(drawn, 1.0), np.nan)
+        new_epochs = np.where(reached, np.maximum(drawn, 1.0), np.nan)
 
-        rows = power[power["batch_size"].isin(kept)].copy()
-        row_sizes = rows["batch_size"].to_numpy()
-        per_batch = dict(zip(sorted(kept), rng.lognormal(0.0, self.batch_time_noise, len(kept))))
-        factor = math.exp(rng.uniform(*np.log(self.time_scale))) * np.array([per_batch[b] for b in row_sizes])
-        rows["time_per_epoch"] = rows["time_per_epoch"].to_numpy() * factor * rng.lognormal(0.0, self.config_noise, len(rows))
-        jitter = rng.uniform(1 - self.power_noise, 1 + self.power_noise, len(rows))
-        rows["average_power"] = np.minimum(rows["average_power"].to_numpy() * jitter, rows["power_limit"].to_numpy(dtype=float))
+        power = np.isin(rows.batch, kept)
+        row_sizes, limits = rows.batch[power], rows.limit[power]
+        per_batch = rng.lognormal(0.0, self.batch_time_noise, len(kept))
+        factor = math.exp(rng.uniform(*np.log(self.time_scale))) * per_batch[np.searchsorted(kept, row_sizes)]
+        time = rows.time[power] * factor * rng.lognormal(0.0, self.config_noise, len(row_sizes))
+        jitter = rng.uniform(1 - self.power_noise, 1 + self.power_noise, len(row_sizes))
+        average_power = np.minimum(rows.power[power] * jitter, limits.astype(float))
 
-        name = SYNTHETIC + spec.dataset
-        runs["dataset"], rows["dataset"] = name, name
-        new_spec = dataclasses.replace(spec, dataset=name, max_epochs=math.ceil(spec.max_epochs * scale))
-        return new_spec, runs, rows
+        new_spec = dataclasses.replace(spec, dataset=SYNTHETIC + spec.dataset, max_epochs=math.ceil(spec.max_epochs * scale))
+        return new_spec, JobRows(sizes, new_epochs, row_sizes, limits, time, average_power)
+
+
+@dataclass(frozen=True)
+class _Source:
+    """One real source job as arrays, parsed once."""
+
+    spec: JobSpec  # b0 capped, cap_b0 off
+    gpu: str
+    rows: JobRows  # runs at the target metric, power rows
+    train_batch_sizes: np.ndarray  # the job's batch sizes (with runs at any metric), as build_job finds them
+    batch_sizes: np.ndarray  # the power rows' batch sizes, ascending
+    max_power: float  # MAXPOWER of the source's own rows, as build_job computes it for them
 
 
 def _epoch_ratio(job: JobArrays, eta: float) -> np.ndarray:

@@ -29,6 +29,10 @@ from zeus_gym.wrappers import PlayableDiscrete
 
 def unbatch_infos(infos: dict[str, Any], num_envs: int) -> list[dict[str, Any]]:
     """Gymnasium's vector infos (`info[key]` + mask `info["_" + key]`) as one dict per env."""
+    columns = _full_columns(infos, num_envs)
+    if columns is not None:  # the usual step: every key a number for every env
+        keys = list(columns)
+        return [dict(zip(keys, row)) for row in zip(*columns.values())]
     out: list[dict[str, Any]] = [{} for _ in range(num_envs)]
     everyone = list(range(num_envs))
     for key, values in infos.items():
@@ -49,6 +53,24 @@ def unbatch_infos(infos: dict[str, Any], num_envs: int) -> list[dict[str, Any]]:
                 value = values[i]
                 out[i][key] = value.item() if isinstance(value, np.generic) else value
     return out
+
+
+def _full_columns(infos: dict[str, Any], num_envs: int) -> dict[str, list] | None:
+    """Each key's value per env when every key is a numeric array present for every env (then
+    one dict per env is a zip of the columns; a 1-D array gives Python scalars, a wider one its
+    rows, as the general path does); None otherwise."""
+    keys = [key for key in infos if key[:1] != "_"]
+    masks = [infos[mask] for mask in ["_" + key for key in keys] if mask in infos]
+    # One check of every mask (and that none is missing a row) instead of one call per key.
+    if not keys or (masks and not np.concatenate(masks).all()):
+        return None
+    columns: dict[str, list] = {}
+    for key in keys:
+        values = infos[key]
+        if type(values) is not np.ndarray or values.ndim == 0 or values.dtype == object:
+            return None
+        columns[key] = values.tolist() if values.ndim == 1 else list(values)
+    return columns
 
 
 class SB3VecEnv(VecEnv):

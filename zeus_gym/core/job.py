@@ -80,6 +80,19 @@ def _kahan_mean_of_copies(value: float, count: int) -> float:
     return total / count
 
 
+def _kahan_means_of_copies(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """`_kahan_mean_of_copies(values[i, j], counts[i])` for every cell at once: the same float
+    operations, elementwise, with the cells of row i stopping after counts[i] terms."""
+    total, compensation = np.zeros_like(values), np.zeros_like(values)
+    for k in range(int(counts.max())):
+        active = (counts > k)[:, None]
+        y = values - compensation
+        t = total + y
+        compensation = np.where(active, t - total - y, compensation)
+        total = np.where(active, t, total)
+    return total / counts[:, None]
+
+
 def gpu_max_power(train: pd.DataFrame, power: pd.DataFrame) -> float:
     """MAXPOWER of the reference: the largest power limit among the joined rows of the GPU."""
     keys = train[JOIN_KEYS].drop_duplicates()
@@ -134,28 +147,53 @@ def build_job(train: pd.DataFrame, power: pd.DataFrame, spec: JobSpec, gpu: str,
             f"summary_train.csv has no training run rows for {spec.describe()} at batch sizes {missing}, "
             f"which {gpu} can run; every feasible batch size needs runs at the target metric"
         )
-    b0 = capped_b0(spec, power)
+    rows = JobRows(
+        run_batch=targets["batch_size"].to_numpy(),
+        run_epochs=targets["target_epoch"].to_numpy(),
+        batch=job_power["batch_size"].to_numpy(),
+        limit=job_power["power_limit"].to_numpy(),
+        time=job_power["time_per_epoch"].to_numpy(),
+        power=job_power["average_power"].to_numpy(),
+    )
+    return job_from_rows(rows, batch_sizes, spec, gpu, capped_b0(spec, power), gpu_max_power(train, power), eta)
+
+
+@dataclass(frozen=True)
+class JobRows:
+    """One job's trace rows as arrays, in file order: its training runs at the target metric and
+    its power rows (the input of `job_from_rows`, which a trace file and a procedural job share)."""
+
+    run_batch: np.ndarray  # (N,) int64 batch size of each training run
+    run_epochs: np.ndarray  # (N,) float64 epochs to reach the target, NaN = never
+    batch: np.ndarray  # (M,) int64 batch size of each power row
+    limit: np.ndarray  # (M,) int64 power limit
+    time: np.ndarray  # (M,) float64 time per epoch
+    power: np.ndarray  # (M,) float64 average power
+
+
+def job_from_rows(rows: JobRows, batch_sizes: np.ndarray, spec: JobSpec, gpu: str, b0: int, max_power: float, eta: float,
+                  synthetic: bool = False) -> JobArrays:
+    """The `JobArrays` of a job's rows (batch sizes `batch_sizes`, every one with runs and power
+    rows), validated: b0 feasible and reaching the target within `spec.max_epochs`."""
     if b0 not in batch_sizes:
         raise JobSpecError(f"default batch size b0={b0} is not feasible for {spec.describe()} on {gpu}; feasible: {batch_sizes.tolist()}")
 
-    power_limits = np.unique(job_power["power_limit"].to_numpy())
+    power_limits = np.unique(rows.limit)
     num_b, num_p = len(batch_sizes), len(power_limits)
     feasible = np.zeros((num_b, num_p), dtype=bool)
     time_per_epoch = np.zeros((num_b, num_p))
     average_power = np.zeros((num_b, num_p))
     # Power rows per batch size in file order: the order of the reference's join.
-    power_rows: list[pd.DataFrame] = []
-    for i, b in enumerate(batch_sizes):
-        rows = job_power[job_power["batch_size"] == b]
-        power_rows.append(rows)
-        cols = np.searchsorted(power_limits, rows["power_limit"].to_numpy())
+    power_rows = [rows.batch == b for b in batch_sizes]
+    for i, mine in enumerate(power_rows):
+        cols = np.searchsorted(power_limits, rows.limit[mine])
         feasible[i, cols] = True
-        time_per_epoch[i, cols] = rows["time_per_epoch"].to_numpy()
-        average_power[i, cols] = rows["average_power"].to_numpy()
+        time_per_epoch[i, cols] = rows.time[mine]
+        average_power[i, cols] = rows.power[mine]
     energy_per_epoch = time_per_epoch * average_power
-    batch_max_limit = np.array([rows["power_limit"].max() for rows in power_rows], dtype=np.float64)
+    batch_max_limit = np.array([rows.limit[mine].max() for mine in power_rows], dtype=np.float64)
 
-    paths = [targets.loc[targets["batch_size"] == b, "target_epoch"].to_numpy() for b in batch_sizes]
+    paths = [rows.run_epochs[rows.run_batch == b] for b in batch_sizes]
     num_paths = np.array([len(p) for p in paths], dtype=np.int64)
     target_epochs = np.full((num_b, num_paths.max()), np.nan)
     for i, p in enumerate(paths):
@@ -163,22 +201,18 @@ def build_job(train: pd.DataFrame, power: pd.DataFrame, spec: JobSpec, gpu: str,
 
     profile_energy = np.empty(num_b)
     profile_time = np.empty(num_b)
-    profile_epoch_cost = np.full((num_b, num_p), np.inf)
-    for i, rows in enumerate(power_rows):
+    for i, mine in enumerate(power_rows):
         # The reference averages over all joined rows of the batch size: every run repeats the
         # batch size's power rows, so the sequence is those rows tiled once per run.
-        tpe = rows["time_per_epoch"].to_numpy()
-        epe = tpe * rows["average_power"].to_numpy()
+        tpe = rows.time[mine]
+        epe = tpe * rows.power[mine]
         profile_energy[i] = np.tile(epe, num_paths[i]).mean()
         profile_time[i] = np.tile(tpe, num_paths[i]).mean()
-        for j in np.flatnonzero(feasible[i]):
-            mean_power = _kahan_mean_of_copies(average_power[i, j], int(num_paths[i]))
-            mean_time = _kahan_mean_of_copies(time_per_epoch[i, j], int(num_paths[i]))
-            profile_epoch_cost[i, j] = (eta * mean_power + (1 - eta) * batch_max_limit[i]) * mean_time
+    mean_power, mean_time = _kahan_means_of_copies(average_power, num_paths), _kahan_means_of_copies(time_per_epoch, num_paths)
+    profile_epoch_cost = np.where(feasible, (eta * mean_power + (1 - eta) * batch_max_limit[:, None]) * mean_time, np.inf)
     # Lowest epoch cost wins; ties go to the higher limit (the reference profiles high to low).
     best_limit = (num_p - 1 - np.argmin(profile_epoch_cost[:, ::-1], axis=1)).astype(np.int64)
 
-    max_power = gpu_max_power(train, power)
     b0_index = int(np.searchsorted(batch_sizes, b0))
     top = int(np.searchsorted(power_limits, batch_max_limit[b0_index]))
     b0_paths = target_epochs[b0_index, : num_paths[b0_index]]
@@ -200,6 +234,7 @@ def build_job(train: pd.DataFrame, power: pd.DataFrame, spec: JobSpec, gpu: str,
     max_run_cost = float(np.max(np.where(feasible, eta * full_energy + (1 - eta) * max_power * full_time, 0.0)) / default_cost)
 
     return JobArrays(
+        synthetic=synthetic,
         spec=spec,
         gpu=gpu,
         b0=b0,
