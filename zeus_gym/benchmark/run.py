@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
@@ -229,9 +228,3 @@ def default_case(grid: Grid, agent: str | None = None, workload: str | None = No
     if chosen not in set(grid.cases()):
         raise ValueError(f"{chosen.describe()} is not a case of this benchmark")
     return chosen
-
-
-def elapsed_since(start: float) -> str:
-    """Wall time for people."""
-    seconds = time.perf_counter() - start
-    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"

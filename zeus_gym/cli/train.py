@@ -6,7 +6,7 @@ import inspect
 import json
 import shutil
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 

@@ -6,7 +6,6 @@ from typing import Sequence
 
 import numpy as np
 
-from zeus_gym.core.sim import Draw
 
 
 class GeneratorDraw:

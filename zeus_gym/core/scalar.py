@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import math
 import weakref
-from typing import Any
 
 import numpy as np
 
-from zeus_gym.core.features import CONFIG_FEATURES, GLOBAL_FEATURES, NUM_STATIC, update_batch_features
+from zeus_gym.core.features import CONFIG_FEATURES, GLOBAL_FEATURES, NUM_STATIC
 from zeus_gym.core.params import Params
 from zeus_gym.core.sim import State
 
