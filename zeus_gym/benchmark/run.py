@@ -79,12 +79,6 @@ def worker_pool(workers: int, cases: int) -> Iterator[ProcessPoolExecutor | None
     pool.shutdown(wait=True)
 
 
-def play_cases(cases: list[Case], grid: Grid, trace_dir: Path, pool: ProcessPoolExecutor | None) -> Iterator[Row]:
-    """The rows of `cases` as they finish, from `pool`'s workers (in this process if None)."""
-    for batch in play_batches(cases, grid, trace_dir, pool):
-        yield from batch
-
-
 def play_batches(cases: list[Case], grid: Grid, trace_dir: Path, pool: ProcessPoolExecutor | None) -> Iterator[list[Row]]:
     """The rows of `cases` in batches: each batch holds every case that had finished when it was
     asked for (one row at a time in this process), so that the results file syncs once per batch."""

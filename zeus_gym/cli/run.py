@@ -14,9 +14,6 @@ from zeus_gym.cli.options import Beta, Eta, Gpu, HistoryFile, MaxRetries, Recurr
 from zeus_gym.runner import format_summary, run_episode
 from zeus_gym.workloads import WORKLOADS, JobSpec, resolve_workload
 
-# The custom job's options, named as JobSpec's fields (and the trace columns).
-CUSTOM_FIELDS = ("dataset", "network", "optimizer", "target_metric", "max_epochs")
-
 
 def _option(name: str) -> str:
     return f"--{name.replace('_', '-')}"

@@ -83,11 +83,6 @@ def _batch_total(row: np.ndarray, start: int, count: int) -> float:
     return np.add.reduce(row[start : start + count]).item()
 
 
-def _count_total(row: np.ndarray, start: int, count: int) -> float:
-    """The same for counters (integral floats): exact in any order."""
-    return sum(row[start : start + count].tolist())
-
-
 def step_one(params: Params, state: State, tables: JobTables, b: int, power_index: int, generator: np.random.Generator) -> tuple:
     """Step the single job of `state` in place at (`b`, `power_index`), a valid action. Returns
     the env's `info` (the `INFO_FIELDS` as Python scalars, the profile's epoch costs, the
