@@ -36,9 +36,11 @@ from pathlib import Path
 
 import numpy as np
 
-AGENTS = ("learned", "cloned", "frugal", "zeus", "default", "oracle")  # cloned: the policy before PPO
+# learned: the checkpoint chosen on validation jobs; cloned: the policy before PPO; final: after all PPO steps
+AGENTS = ("learned", "cloned", "final", "frugal", "zeus", "default", "oracle")
 GPUS = ("a40", "p100", "rtx6000", "v100")
-CURVE_SEED = 10_000
+CURVE_SEEDS = (10_000, 10_001)  # the held-out curve's episodes
+VALIDATION_SEEDS = (20_000, 20_001)  # the training jobs' episodes that choose the checkpoint
 
 
 def folds() -> list[tuple[str, str]]:
@@ -58,7 +60,9 @@ def fold_config(protocol: str, held_out: str, args: argparse.Namespace):  # noqa
     return TrainConfig(algo="maskable-ppo", timesteps=args.timesteps, workloads=[*workloads, "procedural"], gpus=gpus,
                        seed=args.seed, n_envs=args.n_envs, procedural={"real_share": args.real_share},
                        warm_start=None if args.warm_start == "none" else args.warm_start, warm_start_steps=args.warm_start_steps,
-                       warm_start_epochs=args.warm_start_epochs, hyperparameters=json.loads(args.hyperparameters))
+                       warm_start_epochs=args.warm_start_epochs, warm_start_rounds=args.dagger_rounds,
+                       warm_start_round_steps=args.dagger_steps, warm_start_round_epochs=args.dagger_epochs,
+                       hyperparameters=json.loads(args.hyperparameters))
 
 
 def held_out_pairs(protocol: str, held_out: str) -> list[tuple[str, str]]:
@@ -67,21 +71,37 @@ def held_out_pairs(protocol: str, held_out: str) -> list[tuple[str, str]]:
     return [(held_out, g) for g in GPUS] if protocol == "workload" else [(w, held_out) for w in WORKLOADS]
 
 
-def make_curve_callback(config, pairs: list[tuple[str, str]], every: int, path: Path, cloned: Path):  # noqa: ANN001, ANN201
-    """An SB3 callback writing (steps, mean training return, greedy held-out cost / Default) rows,
-    and saving the policy PPO starts from (the cloned one) into `cloned`."""
+def training_pairs(protocol: str, held_out: str) -> list[tuple[str, str]]:
+    """The fold's real training jobs (its validation jobs, on seeds training never used)."""
+    from zeus_gym import WORKLOADS
+
+    return [(w, g) for w in WORKLOADS for g in GPUS if (w if protocol == "workload" else g) != held_out]
+
+
+def make_curve_callback(config, pairs: list[tuple[str, str]], validation: list[tuple[str, str]], every: int, folder: Path):  # noqa: ANN001, ANN201
+    """An SB3 callback writing (steps, mean training return, greedy validation and held-out cost /
+    Default) rows into `folder/policy/curve.csv`, saving the policy PPO starts from into
+    `folder/cloned` and the checkpoint with the lowest validation cost so far into
+    `folder/selected`. The validation jobs are the fold's real training jobs on fresh seeds: the
+    held-out jobs never choose anything."""
     import gymnasium as gym
     from stable_baselines3.common.callbacks import BaseCallback
 
     from zeus_gym.runner import run_episode
     from zeus_gym.training import Sb3Agent, save_policy
 
-    envs = [gym.make("ZeusGym/RecurringJob-v1", workload=w, gpu=g, **config.env_kwargs()) for w, g in pairs]
+    def envs(jobs: list[tuple[str, str]]) -> list[gym.Env]:
+        return [gym.make("ZeusGym/RecurringJob-v1", workload=w, gpu=g, **config.env_kwargs()) for w, g in jobs]
+
+    held_envs, validation_envs = envs(pairs), envs(validation)
+
+    def cost(agent: Sb3Agent, jobs: list[gym.Env], seeds: tuple[int, ...]) -> float:
+        return float(np.mean([run_episode(env, agent, seed=seed).summary.vs_default for env in jobs for seed in seeds]))
 
     class Curve(BaseCallback):
         def _on_training_start(self) -> None:
-            self.next, self.rows = 0, []
-            save_policy(self.model, config, cloned)
+            self.next, self.rows, self.best = 0, [], np.inf
+            save_policy(self.model, config, folder / "cloned")
             self._record()
 
         def _on_step(self) -> bool:
@@ -93,14 +113,19 @@ def make_curve_callback(config, pairs: list[tuple[str, str]], every: int, path: 
             self._record()
 
         def _record(self) -> None:
+            if self.rows and self.rows[-1][0] == self.num_timesteps:
+                return  # the last step was just recorded
             agent = Sb3Agent(model=self.model, config=config)
-            costs = [run_episode(env, agent, seed=CURVE_SEED).summary.vs_default for env in envs]
+            validation_cost = cost(agent, validation_envs, VALIDATION_SEEDS)
+            if validation_cost < self.best:
+                self.best = validation_cost
+                save_policy(self.model, config, folder / "selected")
             returns = [info["r"] for info in self.model.ep_info_buffer] if self.model.ep_info_buffer else [float("nan")]
-            self.rows.append((self.num_timesteps, float(np.mean(returns)), float(np.mean(costs))))
+            self.rows.append((self.num_timesteps, float(np.mean(returns)), validation_cost, cost(agent, held_envs, CURVE_SEEDS)))
             self.next = self.num_timesteps + every
-            with open(path, "w", newline="") as file:
+            with open(folder / "policy" / "curve.csv", "w", newline="") as file:
                 writer = csv.writer(file)
-                writer.writerow(["steps", "train_return", "held_out_cost_over_default"])
+                writer.writerow(["steps", "train_return", "validation_cost_over_default", "held_out_cost_over_default"])
                 writer.writerows(self.rows)
 
     return Curve()
@@ -119,12 +144,12 @@ def run_fold(fold: tuple[str, str], args: argparse.Namespace) -> str:
         start = time.perf_counter()
         print(f"[{time.strftime('%H:%M:%S')}] training {folder.name}", flush=True)
         policy.mkdir(parents=True, exist_ok=True)
-        callback = make_curve_callback(config, held_out_pairs(protocol, held_out), args.curve_every, policy / "curve.csv", folder / "cloned")
+        callback = make_curve_callback(config, held_out_pairs(protocol, held_out), training_pairs(protocol, held_out), args.curve_every, folder)
         train(config, policy, progress_bar=False, callback=callback)
         print(f"[{time.strftime('%H:%M:%S')}] trained {folder.name} in {time.perf_counter() - start:.0f} s", flush=True)
     pairs = held_out_pairs(protocol, held_out)
     # The CLI's `app` in this interpreter (not a `zeus-gym` script that may belong to another install).
-    command = [sys.executable, "-c", "from zeus_gym.cli import app; app()", "benchmark", "--agents", f"sb3:{policy},sb3:{folder / 'cloned'},frugal,zeus,default,oracle",
+    command = [sys.executable, "-c", "from zeus_gym.cli import app; app()", "benchmark", "--agents", f"sb3:{folder / 'selected'},sb3:{folder / 'cloned'},sb3:{policy},frugal,zeus,default,oracle",
                "--workloads", ",".join(sorted({w for w, _ in pairs})), "--gpus", ",".join(sorted({g for _, g in pairs})),
                "--seeds", args.seeds, "--output", str(folder / "eval"), "--workers", "1", "--no-plots"]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
@@ -138,7 +163,7 @@ def _fold_results(folder: Path) -> dict[str, dict[tuple[str, str], list[float]]]
         for row in csv.DictReader(file):
             name = row["agent"]
             if name.startswith("sb3:"):
-                name = "cloned" if Path(name[4:]).name == "cloned" else "learned"
+                name = {"selected": "learned", "cloned": "cloned", "policy": "final"}[Path(name[4:]).name]
             values[name][(row["workload"], row["gpu"])].append(float(row["cost_over_default"]))
     return values
 
@@ -174,8 +199,8 @@ def plot_curves(output: Path) -> None:
 
     from zeus_gym.benchmark.plots import LINE_STYLES, METADATA, OKABE_ITO
 
-    figure = Figure(figsize=(11, 7), layout="constrained")
-    axes = figure.subplots(2, 2, sharex=True)
+    figure = Figure(figsize=(11, 9.5), layout="constrained")
+    axes = figure.subplots(3, 2, sharex=True)
     for column, protocol in enumerate(("workload", "gpu")):
         held = [h for k, h in folds() if k == protocol]
         for held_out, color, style in zip(held, OKABE_ITO, LINE_STYLES):
@@ -186,15 +211,17 @@ def plot_curves(output: Path) -> None:
             line = dict(color=color, linestyle=style, linewidth=1.6, marker="o", markersize=3, label=f"{held_out} held out")
             axes[0, column].plot(rows[:, 0] / 1000, rows[:, 1], **line)
             axes[1, column].plot(rows[:, 0] / 1000, rows[:, 2], **line)
+            axes[2, column].plot(rows[:, 0] / 1000, rows[:, 3], **line)
         axes[0, column].set_title(f"leave one {'GPU' if protocol == 'gpu' else protocol} out")
         axes[0, column].set_ylabel("training episode return\n(−Σ run cost / Default's cost)")
-        axes[1, column].set_ylabel("held-out cost / Default\n(greedy, lower is better)")
-        axes[1, column].axhline(1.0, color="0.45", linestyle=(0, (1, 2)), linewidth=1, label="Default")
+        axes[1, column].set_ylabel("validation cost / Default\n(training jobs, fresh seeds)")
+        axes[2, column].set_ylabel("held-out cost / Default\n(greedy, lower is better)")
+        for ax in axes[1:, column]:
+            ax.axhline(1.0, color="0.45", linestyle=(0, (1, 2)), linewidth=1, label="Default")
         for ax in axes[:, column]:
             ax.ticklabel_format(axis="y", style="plain", useOffset=False)  # 1.03, not 3e-2 + 1
-        axes[1, column].set_xlabel("PPO steps (thousands; 0 = the cloned policy)")
-        axes[0, column].legend(fontsize=7)
-        axes[1, column].legend(fontsize=7)
+            ax.legend(fontsize=7)
+        axes[2, column].set_xlabel("PPO steps (thousands; 0 = the cloned policy)")
     figure.savefig(output / "training_curves.png", dpi=110, metadata=METADATA["png"])
 
 
@@ -207,8 +234,10 @@ def report(output: Path, args: argparse.Namespace, wall: float | None, resumed: 
     demonstrating = sum((t["warm_start"] or {}).get("demonstration_seconds", 0.0) for t in timings.values())
     steps = ", ".join(str(n) for n in sorted({t["timesteps"] for t in timings.values()}))
     command = (f"python agents/held_out.py --timesteps {args.timesteps} --seed {args.seed} --n-envs {args.n_envs} "
-               f"--real-share {args.real_share} --warm-start {args.warm_start} --warm-start-steps {args.warm_start_steps} --warm-start-epochs {args.warm_start_epochs} --hyperparameters '{args.hyperparameters}' --seeds {args.seeds} --curve-every {args.curve_every} --jobs {args.jobs} --output {output}")
-    warm = (f"{args.warm_start} on {args.warm_start_steps} steps for {args.warm_start_epochs} epochs, its explorations weighted as much as its other decisions"
+               f"--real-share {args.real_share} --warm-start {args.warm_start} --warm-start-steps {args.warm_start_steps} --warm-start-epochs {args.warm_start_epochs} --dagger-rounds {args.dagger_rounds} --dagger-steps {args.dagger_steps} --dagger-epochs {args.dagger_epochs} --hyperparameters '{args.hyperparameters}' --seeds {args.seeds} --curve-every {args.curve_every} --jobs {args.jobs} --output {output}")
+    dagger = (f", then {args.dagger_rounds} DAgger rounds (each: {args.dagger_steps} steps of the clone's own greedy play labelled by {args.warm_start}, "
+              f"and {args.dagger_epochs} epochs on all the data so far)" if args.dagger_rounds else "")
+    warm = (f"{args.warm_start} on {args.warm_start_steps} steps of its own play for {args.warm_start_epochs} epochs, its explorations weighted as much as its other decisions{dagger}"
             if args.warm_start != "none" else "(none: a randomly initialised policy)")
     wall_line = ""
     if wall:
@@ -225,23 +254,29 @@ and the global features), {args.n_envs} native vector envs, eta 0.5, beta 2, act
 training jobs (a real training job itself with probability {args.real_share}). Evaluation is
 greedy (the most likely playable action), on the held-out pairs with seeds {args.seeds} (training
 used env seeds {args.seed}..{args.seed + args.n_envs - 1} and their continuations), next to Frugal, Zeus,
-Default and the Oracle, with `zeus-gym benchmark`. Lower is better; Default = 1. `learned` is the
-policy the recipe trains (after its PPO steps); `cloned` is the same policy before PPO, right after
-behaviour cloning {warm} (the curves' step 0).
+Default and the Oracle, with `zeus-gym benchmark`. Lower is better; Default = 1.
+
+- `learned`, the recipe's result: of the policies met during training (the cloned one and one every
+  {args.curve_every} PPO steps), the one with the lowest greedy cost / Default on the fold's real
+  training jobs with seeds {", ".join(map(str, VALIDATION_SEEDS))} (validation; the held-out jobs choose nothing);
+- `cloned`: the policy before PPO (the curves' step 0), right after imitating {warm};
+- `final`: the policy after all its PPO steps.
 {markdown}
 
 Training: {seconds:.0f} s in all (one torch thread per fold on the shared 2-core machine), of
 which {env_seconds:.0f} s ({env_seconds / seconds:.1%}) in the environment (reset and step,
 procedural job generation included); the rest is the policy's inference and updates and the
-curves' held-out episodes. Behaviour cloning is part of that time: {cloning:.0f} s, of which
+curves' validation and held-out episodes. Imitation is part of that time: {cloning:.0f} s, of which
 {demonstrating:.0f} s for the teacher to play its demonstrations (its env steps and its own
 decisions, not counted in the environment's share above).{wall_line}
 
 ![training curves](training_curves.png)
 
-Curves: top, the mean return of the last training episodes (sum of -cost / default cost over an
-episode of the procedural training jobs); bottom, the greedy policy's cost / Default on the fold's
-held-out pairs (one episode each, seed {CURVE_SEED}), every {args.curve_every} steps.
+Curves, every {args.curve_every} PPO steps: top, the mean return of the last training episodes (sum
+of -cost / default cost over an episode of the procedural training jobs); middle, the greedy
+policy's cost / Default on the validation jobs (the fold's real training jobs, seeds
+{", ".join(map(str, VALIDATION_SEEDS))}), which chooses `learned`; bottom, on the fold's held-out pairs (seeds
+{", ".join(map(str, CURVE_SEEDS))}; the tables above use seeds {args.seeds}).
 """
     (output / "README.md").write_text(text)
     return text
@@ -257,6 +292,9 @@ def main() -> None:
     parser.add_argument("--warm-start", default="zeus", help="agent to imitate before PPO, or none")
     parser.add_argument("--warm-start-steps", type=int, default=20_000)
     parser.add_argument("--warm-start-epochs", type=int, default=10)
+    parser.add_argument("--dagger-rounds", type=int, default=2, help="DAgger rounds after cloning (zeus_gym.imitation)")
+    parser.add_argument("--dagger-steps", type=int, default=20_000, help="steps of the clone's play per DAgger round")
+    parser.add_argument("--dagger-epochs", type=int, default=5, help="epochs of each DAgger round's refit")
     parser.add_argument("--hyperparameters", default="{}", help="JSON of MaskablePPO arguments over zeus-gym's defaults")
     parser.add_argument("--curve-every", type=int, default=10_000)
     parser.add_argument("--jobs", type=int, default=2, help="folds trained at once (one core each)")

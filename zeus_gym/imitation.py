@@ -1,10 +1,16 @@
-"""Behaviour cloning: warm-start a MaskablePPO policy by imitating an agent (Zeus by default).
+"""Behaviour cloning and DAgger: warm-start a MaskablePPO policy by imitating an agent.
 
 PPO from a uniform policy first spends many episodes on configurations that never reach the
 target. Cloning a good agent's decisions first (the cross-entropy of its flat actions under the
 policy, on the observations it met) starts PPO from that agent's behaviour instead. The teacher
 is any agent `zeus-gym run --agent` takes; it plays single envs built like the training env
 (procedural jobs included), seeded apart from the training env's seeds.
+
+A clone only ever saw the teacher's own episodes: once it deviates (a batch size explored one
+run too late), it meets states the teacher never reached and its errors compound. DAgger (Ross,
+Gordon and Bagnell, 2011) fixes that: the clone plays, the teacher watches the same runs (it
+books the clone's actions and their outcomes, as it books its own) and says at every step what it
+would do there; those labels join the data and the clone is fitted again, for a few rounds.
 """
 
 from __future__ import annotations
@@ -44,6 +50,49 @@ def teacher_demonstrations(env: gym.Env, teacher: str, steps: int, seed: int) ->
         episode += 1
     stacked = {key: np.stack([o[key] for o in observations]) for key in observations[0]}
     return stacked, np.array(actions, dtype=np.int64)
+
+
+def student_demonstrations(model: BaseAlgorithm, env_kwargs: dict[str, Any], teacher: str, steps: int, seed: int,
+                           num_envs: int = 16) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """(observations, teacher's flat actions) of `model`'s greedy policy playing whole episodes of
+    `num_envs` envs until `steps`: in each state the clone met, the action the teacher, booking
+    the clone's runs as its own, would have taken. The clone's actions are what the envs run."""
+    envs = [gym.make("ZeusGym/RecurringJob-v1", **env_kwargs) for _ in range(num_envs)]
+    columns = int(envs[0].unwrapped.action_space.nvec[1])
+    observations: list[dict[str, np.ndarray]] = []
+    labels: list[int] = []
+    episodes = iter(range(seed, seed + 10**9))
+    agents, current, infos = [], [], []
+    for env in envs:  # the first episodes; later ones start as episodes end
+        episode = next(episodes)
+        observation, info = env.reset(seed=episode)
+        agent = load_agent(teacher, env)
+        agent.reset(info, episode)
+        agents.append(agent)
+        current.append(observation)
+        infos.append(info)
+    while len(labels) < steps:
+        batch = {key: np.stack([o[key] for o in current]) for key in current[0]}
+        flat, _ = model.predict(batch, deterministic=True, action_masks=batch["action_mask"] > 0.5)
+        for i, env in enumerate(envs):
+            label = agents[i].act(current[i], infos[i])
+            observations.append({key: value.copy() for key, value in current[i].items()})
+            labels.append(int(label[0]) * columns + int(label[1]))
+            action = np.array(divmod(int(flat[i]), columns), dtype=np.int64)
+            observation, reward, terminated, truncated, info = env.step(action)
+            try:
+                agents[i].observe(action, observation, reward, terminated, truncated, info)
+            except RuntimeError as error:  # e.g. Zeus's pruning, which expects its own batch sizes
+                raise ValueError(f"teacher {teacher!r} cannot follow runs it did not choose ({error}); DAgger needs a teacher "
+                                 "that books any action, e.g. frugal or oracle") from None
+            if terminated or truncated:
+                episode = next(episodes)
+                observation, info = env.reset(seed=episode)
+                agents[i] = load_agent(teacher, env)
+                agents[i].reset(info, episode)
+            current[i], infos[i] = observation, info
+    stacked = {key: np.stack([o[key] for o in observations]) for key in observations[0]}
+    return stacked, np.array(labels, dtype=np.int64)
 
 
 def exploration_weights(observations: dict[str, np.ndarray], actions: np.ndarray) -> np.ndarray:
@@ -97,14 +146,32 @@ def clone(model: BaseAlgorithm, observations: dict[str, np.ndarray], actions: np
 
 
 def warm_start(model: BaseAlgorithm, env_kwargs: dict[str, Any], teacher: str, steps: int, epochs: int, seed: int,
-               balance: bool = True) -> dict[str, Any]:
+               balance: bool = True, rounds: int = 0, round_steps: int | None = None, round_epochs: int | None = None) -> dict[str, Any]:
     """Clone `teacher` into `model` on `steps` steps of `RecurringJob-v1(**env_kwargs)` (`balance`:
-    with `exploration_weights`)."""
+    with `exploration_weights`), then `rounds` DAgger rounds: each adds `round_steps` (default
+    `steps`) steps of the clone's own play labelled by the teacher and refits on all the data for
+    `round_epochs` (default `epochs`) epochs."""
     start = time.perf_counter()
     env = gym.make("ZeusGym/RecurringJob-v1", **env_kwargs)
     observations, actions = teacher_demonstrations(env, teacher, steps, TEACHER_SEED + seed)
     demonstration = time.perf_counter() - start  # the teacher's env steps and its own decisions
     weights = exploration_weights(observations, actions) if balance else None
-    losses = clone(model, observations, actions, epochs=epochs, seed=seed, weights=weights)
-    return {"teacher": teacher, "steps": int(len(actions)), "epochs": epochs, "balance": balance, "loss": losses,
-            "demonstration_seconds": demonstration}
+    losses = [clone(model, observations, actions, epochs=epochs, seed=seed, weights=weights)]
+    agreement = []  # per round: how often the clone's greedy action was the teacher's, in its own states
+    for round_ in range(1, rounds + 1):
+        begin = time.perf_counter()
+        more, labels = student_demonstrations(model, env_kwargs, teacher, round_steps or steps, TEACHER_SEED + seed + round_ * 100_003)
+        demonstration += time.perf_counter() - begin
+        agreement.append(_agreement(model, more, labels))
+        observations = {key: np.concatenate([observations[key], more[key]]) for key in observations}
+        actions = np.concatenate([actions, labels])
+        weights = exploration_weights(observations, actions) if balance else None
+        losses.append(clone(model, observations, actions, epochs=round_epochs or epochs, seed=seed + round_, weights=weights))
+    return {"teacher": teacher, "steps": int(len(actions)), "epochs": epochs, "balance": balance, "rounds": rounds,
+            "loss": losses, "agreement": agreement, "demonstration_seconds": demonstration}
+
+
+def _agreement(model: BaseAlgorithm, observations: dict[str, np.ndarray], labels: np.ndarray) -> float:
+    """Share of `observations` where `model`'s greedy action is the teacher's label."""
+    chosen, _ = model.predict(observations, deterministic=True, action_masks=observations["action_mask"] > 0.5)
+    return float(np.mean(chosen == labels))

@@ -7,7 +7,8 @@ the logit of configuration k is
 
     logit_k = w . h_k,    h_k = tanh(A z_k + C max_{j playable} z_j),    z_k = tanh(W [x_k, g])
 
-with x_k the configuration's row, g the global features, and the same weights for every k: a
+with x_k the configuration's row, g the global features (plus `derived_globals`: what the episode
+has spent so far, how much one run weighs in it), and the same weights for every k: a
 DeepSets-style equivariant layer (the max over playable configurations lets a configuration be
 scored against the best others, e.g. "my estimate is the lowest"). Permuting the configurations
 permutes the logits, and the weights do not depend on the number of configurations K (K is read
@@ -41,6 +42,30 @@ from torch import nn
 from zeus_gym.core.features import CONFIG_FEATURES, GLOBAL_FEATURES
 
 MASKED_LOGIT = -1e8  # as sb3-contrib's masks: exp underflows to exactly 0 in float32
+DERIVED_GLOBALS = ("spent", "horizon", "threshold_share")
+_PROFILE, _TRIES, _MEAN_COST = (CONFIG_FEATURES.index(name) for name in ("is_profile", "tries", "mean_cost"))
+_THRESHOLD = GLOBAL_FEATURES.index("threshold")
+
+
+def derived_globals(configs: th.Tensor, globals_: th.Tensor) -> th.Tensor:
+    """(n, 3) episode-level quantities that are sums or minima over the rows, which neither a
+    configuration's own row nor a max-pool can express, and which decide whether an exploration
+    is affordable (what Frugal weighs):
+
+    - `spent`: log(1 + the episode's cost so far / (num_recurrences x default cost)), summed over
+      the profile rows, which hold each batch size's totals (tries x mean cost); the log keeps it
+      small when a poor policy has spent hundreds of Default episodes;
+    - `horizon`: the smallest positive `tries` of a profile row, i.e. 1 / num_recurrences as soon
+      as some batch size has run exactly once (0 before any run): how much one run weighs in the
+      episode (24 recurrences on imagenet/P100, hundreds elsewhere);
+    - `threshold_share`: `horizon` x threshold / default cost, what one early-stopped trial can cost
+      as a share of the episode."""
+    profile = configs[:, :, _PROFILE] > 0.5
+    tries = configs[:, :, _TRIES]
+    spent = th.log1p((profile * tries * configs[:, :, _MEAN_COST]).sum(dim=1, keepdim=True))
+    positive = th.where(profile & (tries > 0), tries, th.full_like(tries, th.inf)).min(dim=1, keepdim=True).values
+    horizon = th.where(th.isfinite(positive), positive, th.zeros_like(positive))
+    return th.cat([spent, horizon, horizon * globals_[:, _THRESHOLD : _THRESHOLD + 1]], dim=1)
 
 
 class ConfigurationExtractor(BaseFeaturesExtractor):
@@ -79,6 +104,7 @@ class SharedScorer(nn.Module):
     def __init__(self, num_features: int, num_globals: int, hidden: int) -> None:
         super().__init__()
         self.num_features, self.num_globals = num_features, num_globals
+        num_globals += len(DERIVED_GLOBALS)
         self.latent_dim_pi = self.latent_dim_vf = 1  # SB3 sizes its heads by these; the policy drops them
         # One encoder for both heads: the network runs on every configuration of every sample,
         # which dominates training time, so it is paid once.
@@ -91,7 +117,8 @@ class SharedScorer(nn.Module):
         num_configs = (features.shape[1] - self.num_globals) // (self.num_features + 1)
         rows = num_configs * self.num_features
         configs = features[:, :rows].reshape(features.shape[0], num_configs, self.num_features)
-        return configs, features[:, rows : rows + self.num_globals], features[:, rows + self.num_globals :] > 0.5
+        globals_ = features[:, rows : rows + self.num_globals]
+        return configs, th.cat([globals_, derived_globals(configs, globals_)], dim=1), features[:, rows + self.num_globals :] > 0.5
 
     def forward_actor(self, features: th.Tensor) -> th.Tensor:
         configs, globals_, mask = self.split(features)

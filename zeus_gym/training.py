@@ -75,7 +75,9 @@ class TrainConfig:
     warm_start_steps: int = 20_000
     warm_start_epochs: int = 10
     warm_start_balance: bool = True  # weigh the teacher's explorations as much as the rest (zeus_gym.imitation)
-    trace_dir: str | None = None
+    warm_start_rounds: int = 0  # DAgger rounds after cloning: the clone plays, the teacher labels its states
+    warm_start_round_steps: int | None = None  # steps of each round (None: warm_start_steps)
+    warm_start_round_epochs: int | None = None  # epochs of each round's refit (None: warm_start_epochs)
 
     def __post_init__(self) -> None:
         if self.algo not in ALGORITHMS:
@@ -169,7 +171,8 @@ def train(config: TrainConfig, output: Path, progress_bar: bool = True, callback
 
             kwargs = dict(**config.workload_kwargs(), **config.env_kwargs())
             imitation = warm_start(model, kwargs, config.warm_start, config.warm_start_steps, config.warm_start_epochs, config.seed,
-                                    config.warm_start_balance)
+                                    config.warm_start_balance, config.warm_start_rounds, config.warm_start_round_steps,
+                                    config.warm_start_round_epochs)
             imitation["seconds"] = time.perf_counter() - start
         model.learn(total_timesteps=config.timesteps, progress_bar=progress_bar, callback=callback)
         seconds = time.perf_counter() - start
