@@ -289,7 +289,7 @@ def main() -> None:
     parser.add_argument("--n-envs", type=int, default=8)
     parser.add_argument("--real-share", type=float, default=0.25)
     parser.add_argument("--seeds", default="101-105")
-    parser.add_argument("--warm-start", default="zeus", help="agent to imitate before PPO, or none")
+    parser.add_argument("--warm-start", default="frugal", help="agent to imitate before PPO, or none")
     parser.add_argument("--warm-start-steps", type=int, default=20_000)
     parser.add_argument("--warm-start-epochs", type=int, default=10)
     parser.add_argument("--dagger-rounds", type=int, default=2, help="DAgger rounds after cloning (zeus_gym.imitation)")

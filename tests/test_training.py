@@ -107,3 +107,24 @@ def test_bad_training_folder_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(app, ["run", "--agent", f"sb3:{tmp_path}"])
     assert result.exit_code == 1
     assert "no trained policy there" in result.output
+
+
+def test_train_warm_starts_with_cloning_and_dagger(zeus_trace_dir, tmp_path):
+    out = tmp_path / "warm"
+    result = CliRunner().invoke(app, ["train", "--timesteps", "256", "--workloads", "squad", "--gpus", "a40", "--n-envs", "2",
+                                      "--recurrences", "10", "--warm-start", "frugal", "--warm-start-steps", "200",
+                                      "--warm-start-epochs", "2", "--dagger-rounds", "1", "--output", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    warm = json.loads((out / "training.json").read_text())["warm_start"]
+    assert (warm["teacher"], warm["rounds"], len(warm["agreement"]), len(warm["loss"])) == ("frugal", 1, 1, 2)
+    assert warm["steps"] >= 400  # the teacher's own 200 steps, then 200 of the clone's
+    assert json.loads((out / "config.json").read_text())["warm_start_rounds"] == 1
+
+
+def test_train_warm_start_mistakes_are_one_line_errors(zeus_trace_dir, tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(app, ["train", "--algo", "ppo", "--warm-start", "frugal", "--output", str(tmp_path / "a")])
+    assert result.exit_code == 1 and "warm_start needs algo 'maskable-ppo', got 'ppo'" in result.output
+    result = runner.invoke(app, ["train", "--timesteps", "64", "--workloads", "squad", "--gpus", "a40", "--recurrences", "5",
+                                 "--warm-start", "nosuchagent", "--output", str(tmp_path / "b"), "--no-progress"])
+    assert result.exit_code == 1 and "nosuchagent" in result.output and "Traceback" not in result.output

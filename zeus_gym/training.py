@@ -75,7 +75,7 @@ class TrainConfig:
     warm_start_steps: int = 20_000
     warm_start_epochs: int = 10
     warm_start_balance: bool = True  # weigh the teacher's explorations as much as the rest (zeus_gym.imitation)
-    warm_start_rounds: int = 0  # DAgger rounds after cloning: the clone plays, the teacher labels its states
+    warm_start_rounds: int = 2  # DAgger rounds after cloning: the clone plays, the teacher labels its states
     warm_start_round_steps: int | None = None  # steps of each round (None: warm_start_steps)
     warm_start_round_epochs: int | None = None  # epochs of each round's refit (None: warm_start_epochs)
 
@@ -90,6 +90,9 @@ class TrainConfig:
             raise ValueError("policy 'scorer' needs algo 'maskable-ppo' and observation 'configs'")
         if self.warm_start is not None and self.algo != "maskable-ppo":
             raise ValueError(f"warm_start needs algo 'maskable-ppo', got {self.algo!r}")
+        if min(self.warm_start_steps, self.warm_start_epochs) < 1 or self.warm_start_rounds < 0:
+            raise ValueError(f"warm_start_steps and warm_start_epochs must be >= 1 and warm_start_rounds >= 0, got "
+                             f"{self.warm_start_steps}, {self.warm_start_epochs}, {self.warm_start_rounds}")
         if self.timesteps < 1 or self.n_envs < 1:
             raise ValueError(f"timesteps and n_envs must be positive, got {self.timesteps}, {self.n_envs}")
         self.slots = tuple(self.slots)

@@ -63,6 +63,11 @@ def train(
     max_retries: MaxRetries = 20,
     hyperparameters: Annotated[str, typer.Option(help='JSON object of algorithm arguments, e.g. {"learning_rate": 1e-4}; '
                                                       'unset ones keep zeus-gym\'s per-algorithm defaults.')] = "{}",
+    warm_start: Annotated[str | None, typer.Option(help="Before training, imitate this agent (any --agent of zeus-gym run, e.g. frugal); "
+                                                       "maskable-ppo only.")] = None,
+    warm_start_steps: Annotated[int, typer.Option(min=1, help="Steps of the teacher's own play to clone, and of each DAgger round.")] = 20_000,
+    warm_start_epochs: Annotated[int, typer.Option(min=1, help="Epochs of the cloning fit, and of each DAgger refit.")] = 10,
+    dagger_rounds: Annotated[int, typer.Option(min=0, help="DAgger rounds after cloning: the clone plays, the teacher labels its states (>= 0).")] = 2,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     trace_dir: TraceDir = None,
 ) -> None:
@@ -77,6 +82,7 @@ def train(
         eta=eta, beta=beta, max_retries=max_retries, num_recurrences=recurrences,
         trace_dir=None if trace_dir is None else str(trace_dir),
         hyperparameters=parse_hyperparameters(hyperparameters, training.ALGORITHMS[algo]),
+        warm_start=warm_start, warm_start_steps=warm_start_steps, warm_start_epochs=warm_start_epochs, warm_start_rounds=dagger_rounds,
     )
     created = not output.exists()
     try:
