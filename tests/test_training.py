@@ -128,3 +128,10 @@ def test_train_warm_start_mistakes_are_one_line_errors(zeus_trace_dir, tmp_path)
     result = runner.invoke(app, ["train", "--timesteps", "64", "--workloads", "squad", "--gpus", "a40", "--recurrences", "5",
                                  "--warm-start", "nosuchagent", "--output", str(tmp_path / "b"), "--no-progress"])
     assert result.exit_code == 1 and "nosuchagent" in result.output and "Traceback" not in result.output
+
+
+def test_train_refuses_a_dagger_teacher_that_cannot_follow_at_once(zeus_trace_dir, tmp_path):
+    result = CliRunner().invoke(app, ["train", "--timesteps", "64", "--workloads", "squad", "--gpus", "a40", "--recurrences", "5",
+                                      "--warm-start", "zeus", "--warm-start-steps", "100000", "--output", str(tmp_path / "z"), "--no-progress"])
+    assert result.exit_code == 1, result.output
+    assert "teacher 'zeus' cannot follow runs it did not choose" in result.output and "--dagger-rounds 0" in result.output

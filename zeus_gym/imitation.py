@@ -84,7 +84,7 @@ def student_demonstrations(model: BaseAlgorithm, env_kwargs: dict[str, Any], tea
                 agents[i].observe(action, observation, reward, terminated, truncated, info)
             except RuntimeError as error:  # e.g. Zeus's pruning, which expects its own batch sizes
                 raise ValueError(f"teacher {teacher!r} cannot follow runs it did not choose ({error}); DAgger needs a teacher "
-                                 "that books any action, e.g. frugal or oracle") from None
+                                 "that books any action, e.g. frugal or oracle (or none: --dagger-rounds 0)") from None
             if terminated or truncated:
                 episode = next(episodes)
                 observation, info = env.reset(seed=episode)
@@ -152,6 +152,8 @@ def warm_start(model: BaseAlgorithm, env_kwargs: dict[str, Any], teacher: str, s
     `steps`) steps of the clone's own play labelled by the teacher and refits on all the data for
     `round_epochs` (default `epochs`) epochs."""
     start = time.perf_counter()
+    if rounds:  # a teacher that cannot follow the clone's runs fails now, not after the cloning fit
+        student_demonstrations(model, env_kwargs, teacher, 64, TEACHER_SEED + seed, num_envs=2)
     env = gym.make("ZeusGym/RecurringJob-v1", **env_kwargs)
     observations, actions = teacher_demonstrations(env, teacher, steps, TEACHER_SEED + seed)
     demonstration = time.perf_counter() - start  # the teacher's env steps and its own decisions
