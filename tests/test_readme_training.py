@@ -33,5 +33,5 @@ def test_held_out_results_are_quoted_from_the_generated_report():
     readme = README.read_text()
     for protocol, row in zip(("workload", "GPU"), rows):
         means = re.findall(r"\*\*(\d+\.\d+)\*\*", row)
-        assert len(means) == 6  # learned, cloned, frugal, zeus, default, oracle
+        assert len(means) == 7  # learned, cloned, final, frugal, zeus, default, oracle
         assert f"| leave one {protocol} out | " + " | ".join(means) + " |" in readme
