@@ -31,68 +31,60 @@ TEACHER_SEED = 1_000_000  # far from the training env's seeds (seed + i) and the
 
 def teacher_demonstrations(env: gym.Env, teacher: str, steps: int, seed: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """(observations, flat actions) of `teacher` playing whole episodes of `env` until `steps`."""
-    observations: list[dict[str, np.ndarray]] = []
-    actions: list[int] = []
-    episode = 0
-    grid = env.unwrapped.action_space.nvec
-    while len(actions) < steps:
-        agent = load_agent(teacher, env)
-        observation, info = env.reset(seed=seed + episode)
-        agent.reset(info, seed + episode)
-        done = False
-        while not done:
-            action = agent.act(observation, info)
-            observations.append({key: value.copy() for key, value in observation.items()})
-            actions.append(int(action[0]) * int(grid[1]) + int(action[1]))
-            observation, reward, terminated, truncated, info = env.step(action)
-            agent.observe(action, observation, reward, terminated, truncated, info)
-            done = terminated or truncated
-        episode += 1
-    stacked = {key: np.stack([o[key] for o in observations]) for key in observations[0]}
-    return stacked, np.array(actions, dtype=np.int64)
+    observations, labels, _ = _labelled_play([env], teacher, steps, seed)
+    return observations, labels
 
 
 def student_demonstrations(model: BaseAlgorithm, env_kwargs: dict[str, Any], teacher: str, steps: int, seed: int,
-                           num_envs: int = 16) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """(observations, teacher's flat actions) of `model`'s greedy policy playing whole episodes of
-    `num_envs` envs until `steps`: in each state the clone met, the action the teacher, booking
-    the clone's runs as its own, would have taken. The clone's actions are what the envs run."""
+                           num_envs: int = 16) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """(observations, teacher's flat actions, clone's flat actions) of `model`'s greedy policy
+    playing `num_envs` envs until `steps`: in each state the clone met, the action the teacher,
+    booking the clone's runs as its own, would have taken. The clone's actions are what the envs run."""
     envs = [gym.make("ZeusGym/RecurringJob-v1", **env_kwargs) for _ in range(num_envs)]
+    return _labelled_play(envs, teacher, steps, seed, model)
+
+
+def _labelled_play(envs: list[gym.Env], teacher: str, steps: int, seed: int,
+                   student: BaseAlgorithm | None = None) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Play `envs` (episode seeds `seed`, `seed + 1`, ... in the order episodes start) until
+    `steps` steps: (observations, the teacher's flat action in each, the flat action played). The
+    teacher plays itself (`student` None; whole episodes), or `student`'s greedy policy plays and
+    the teacher follows its runs."""
     columns = int(envs[0].unwrapped.action_space.nvec[1])
     observations: list[dict[str, np.ndarray]] = []
     labels: list[int] = []
+    played: list[int] = []
     episodes = iter(range(seed, seed + 10**9))
-    agents, current, infos = [], [], []
-    for env in envs:  # the first episodes; later ones start as episodes end
-        episode = next(episodes)
-        observation, info = env.reset(seed=episode)
-        agent = load_agent(teacher, env)
-        agent.reset(info, episode)
-        agents.append(agent)
-        current.append(observation)
-        infos.append(info)
-    while len(labels) < steps:
-        batch = {key: np.stack([o[key] for o in current]) for key in current[0]}
-        flat, _ = model.predict(batch, deterministic=True, action_masks=batch["action_mask"] > 0.5)
+    agents: list[Any] = [None] * len(envs)
+    current: list[Any] = [None] * len(envs)  # (observation, info) of each env's episode, None: start one
+    while len(labels) < steps or (student is None and any(c is not None for c in current)):
         for i, env in enumerate(envs):
-            label = agents[i].act(current[i], infos[i])
-            observations.append({key: value.copy() for key, value in current[i].items()})
+            if current[i] is None:
+                episode = next(episodes)
+                agents[i] = load_agent(teacher, env)
+                current[i] = env.reset(seed=episode)
+                agents[i].reset(current[i][1], episode)
+        if student is not None:
+            batch = {key: np.stack([c[0][key] for c in current]) for key in current[0][0]}
+            chosen, _ = student.predict(batch, deterministic=True, action_masks=batch["action_mask"] > 0.5)
+        for i, env in enumerate(envs):
+            observation, info = current[i]
+            label = agents[i].act(observation, info)
+            observations.append({key: value.copy() for key, value in observation.items()})
             labels.append(int(label[0]) * columns + int(label[1]))
-            action = np.array(divmod(int(flat[i]), columns), dtype=np.int64)
+            action = label if student is None else np.array(divmod(int(chosen[i]), columns), dtype=np.int64)
+            played.append(int(action[0]) * columns + int(action[1]))
             observation, reward, terminated, truncated, info = env.step(action)
             try:
                 agents[i].observe(action, observation, reward, terminated, truncated, info)
             except RuntimeError as error:  # e.g. Zeus's pruning, which expects its own batch sizes
+                if student is None:
+                    raise
                 raise ValueError(f"teacher {teacher!r} cannot follow runs it did not choose ({error}); DAgger needs a teacher "
                                  "that books any action, e.g. frugal or oracle (or none: --dagger-rounds 0)") from None
-            if terminated or truncated:
-                episode = next(episodes)
-                observation, info = env.reset(seed=episode)
-                agents[i] = load_agent(teacher, env)
-                agents[i].reset(info, episode)
-            current[i], infos[i] = observation, info
+            current[i] = None if terminated or truncated else (observation, info)
     stacked = {key: np.stack([o[key] for o in observations]) for key in observations[0]}
-    return stacked, np.array(labels, dtype=np.int64)
+    return stacked, np.array(labels, dtype=np.int64), np.array(played, dtype=np.int64)
 
 
 def exploration_weights(observations: dict[str, np.ndarray], actions: np.ndarray) -> np.ndarray:
@@ -162,9 +154,9 @@ def warm_start(model: BaseAlgorithm, env_kwargs: dict[str, Any], teacher: str, s
     agreement = []  # per round: how often the clone's greedy action was the teacher's, in its own states
     for round_ in range(1, rounds + 1):
         begin = time.perf_counter()
-        more, labels = student_demonstrations(model, env_kwargs, teacher, round_steps or steps, TEACHER_SEED + seed + round_ * 100_003)
+        more, labels, chosen = student_demonstrations(model, env_kwargs, teacher, round_steps or steps, TEACHER_SEED + seed + round_ * 100_003)
         demonstration += time.perf_counter() - begin
-        agreement.append(_agreement(model, more, labels))
+        agreement.append(float(np.mean(chosen == labels)))
         observations = {key: np.concatenate([observations[key], more[key]]) for key in observations}
         actions = np.concatenate([actions, labels])
         weights = exploration_weights(observations, actions) if balance else None
@@ -172,8 +164,3 @@ def warm_start(model: BaseAlgorithm, env_kwargs: dict[str, Any], teacher: str, s
     return {"teacher": teacher, "steps": int(len(actions)), "epochs": epochs, "balance": balance, "rounds": rounds,
             "loss": losses, "agreement": agreement, "demonstration_seconds": demonstration}
 
-
-def _agreement(model: BaseAlgorithm, observations: dict[str, np.ndarray], labels: np.ndarray) -> float:
-    """Share of `observations` where `model`'s greedy action is the teacher's label."""
-    chosen, _ = model.predict(observations, deterministic=True, action_masks=observations["action_mask"] > 0.5)
-    return float(np.mean(chosen == labels))

@@ -71,7 +71,7 @@ class TrainConfig:
     observation: str = "configs"  # the env's observation layout (v1); "slots" is v0's
     procedural: dict[str, Any] = field(default_factory=dict)  # ProceduralJobs arguments, with `procedural` workloads
     torch_threads: int = 1  # a second thread made updates 10x slower on a shared 2-core machine
-    warm_start: str | None = None  # an agent to imitate before PPO (zeus_gym.imitation), e.g. "zeus"
+    warm_start: str | None = None  # an agent to imitate before PPO (zeus_gym.imitation), e.g. "frugal"
     warm_start_steps: int = 20_000
     warm_start_epochs: int = 10
     warm_start_balance: bool = True  # weigh the teacher's explorations as much as the rest (zeus_gym.imitation)
