@@ -34,6 +34,12 @@ def sample(generator: ProceduralJobs, rng: np.random.Generator, eta: float) -> J
 def perturb(self: ProceduralJobs, rng: np.random.Generator, spec: JobSpec, train: pd.DataFrame, power: pd.DataFrame) -> tuple[JobSpec, pd.DataFrame, pd.DataFrame]:
     batch_sizes = np.unique(power["batch_size"].to_numpy())
     keep = (rng.random(len(batch_sizes)) >= self.drop_batch) | (batch_sizes == spec.b0)
+    if self.short_share and rng.random() < self.short_share:  # b0 and one neighbour, if any
+        home = batch_sizes.tolist().index(spec.b0)
+        keep = batch_sizes == spec.b0
+        neighbours = [i for i in (home - 1, home + 1) if 0 <= i < len(batch_sizes)]
+        if neighbours:
+            keep[neighbours[rng.integers(len(neighbours))]] = True
     kept = set(batch_sizes[keep].tolist())
     scale = math.exp(rng.uniform(*np.log(self.epoch_scale)))
     tilt = rng.uniform(-self.tilt, self.tilt)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import zeus_gym  # noqa: F401
-from zeus_gym.procedural import ProceduralJobs
+from zeus_gym.procedural import SYNTHETIC, ProceduralJobs
 from zeus_gym.wrappers import FlatActions
 
 ENV_ID = "ZeusGym/RecurringJob-v1"
@@ -54,6 +54,33 @@ def test_generated_jobs_pass_the_trace_rules(generator, seed, eta):
     assert np.all(average_power <= limits * (1 + 1e-12))
     assert np.isfinite(job.default_cost) and job.default_cost > 0
     assert job.max_run_cost <= generator.bounds(eta)[0]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1))
+def test_short_jobs_keep_b0_and_one_neighbour(zeus_trace_dir, seed):
+    short = ProceduralJobs(trace_dir=zeus_trace_dir, short_share=1.0)
+    job = short.sample(np.random.default_rng(seed), 0.5)
+    source = next(s for s in short._source_rows() if SYNTHETIC + s.spec.dataset == job.spec.dataset and SYNTHETIC + s.gpu == job.gpu)
+    home = int(np.searchsorted(source.batch_sizes, job.b0))
+    neighbours = set(source.batch_sizes[max(home - 1, 0): home + 2].tolist()) - {job.b0}
+    others = set(job.batch_sizes.tolist()) - {job.b0}
+    assert job.b0 in job.batch_sizes.tolist() and len(others) <= 1 and others <= neighbours
+    assert job.num_recurrences == 2 * len(job.batch_sizes) * len(job.power_limits)
+    assert job.synthetic
+
+
+def test_short_share_zero_leaves_the_draws_unchanged(generator, zeus_trace_dir):
+    explicit = ProceduralJobs(trace_dir=zeus_trace_dir, short_share=0.0)
+    for seed in range(5):
+        a, b = generator.sample(np.random.default_rng(seed), 0.5), explicit.sample(np.random.default_rng(seed), 0.5)
+        assert np.array_equal(a.target_epochs, b.target_epochs, equal_nan=True) and np.array_equal(a.batch_sizes, b.batch_sizes)
+
+
+def test_short_jobs_are_common_at_half_share(zeus_trace_dir):
+    half = ProceduralJobs(trace_dir=zeus_trace_dir, short_share=0.5)
+    sizes = [len(half.sample(np.random.default_rng(seed), 0.5).batch_sizes) for seed in range(40)]
+    assert 10 <= sum(n <= 2 for n in sizes) <= 34  # about half, the rest as drop_batch leaves them
 
 
 def test_env_draws_a_new_synthetic_job_per_reset_and_checkers_pass(zeus_trace_dir):

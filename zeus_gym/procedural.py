@@ -20,7 +20,10 @@ the same job building and validation as a trace file (`zeus_gym.core.job.job_fro
   1 + `power_noise`) per configuration, capped at the power limit (a GPU never averages above
   its cap).
 - Batch sizes. Every batch size but b0 is dropped with probability `drop_batch`: jobs differ in
-  their number of configurations.
+  their number of configurations. With probability `short_share` (default 0) a draw instead keeps
+  only b0 and one of its neighbours, when it has one: a short job (2|B||P| = 4|P| recurrences, as
+  imagenet on the P100, where memory allows two batch sizes), in which a trial of the other batch
+  size weighs far more on the episode than in a job of hundreds of recurrences.
 - With probability `real_share` (default 0) a draw is the source job itself, unchanged (a real
   job, not labelled synthetic), to mix the real jobs into training.
 
@@ -76,6 +79,7 @@ class ProceduralJobs:
     config_noise: float = 0.03
     power_noise: float = 0.03
     drop_batch: float = 0.25
+    short_share: float = 0.0  # probability that a draw keeps only b0 and one neighbour (a short job)
     real_share: float = 0.0  # probability that a draw is the source job itself, unperturbed (not synthetic)
     max_attempts: int = 100
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
@@ -86,8 +90,9 @@ class ProceduralJobs:
             raise ValueError(f"epoch_scale and time_scale must be (low, high) with 0 < low <= high, got {self.epoch_scale}, {self.time_scale}")
         if not 0 <= self.drop_batch < 1:
             raise ValueError(f"drop_batch must be in [0, 1), got {self.drop_batch}")
-        if not 0 <= self.real_share <= 1:
-            raise ValueError(f"real_share must be in [0, 1], got {self.real_share}")
+        for name in ("real_share", "short_share"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         for name in ("tilt", "batch_time_noise", "config_noise", "power_noise"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -169,6 +174,12 @@ class ProceduralJobs:
     def _perturb(self, rng: np.random.Generator, source: _Source) -> tuple[JobSpec, JobRows]:
         spec, rows, batch_sizes = source.spec, source.rows, source.batch_sizes
         keep = (rng.random(len(batch_sizes)) >= self.drop_batch) | (batch_sizes == spec.b0)
+        if self.short_share and rng.random() < self.short_share:
+            home = int(np.searchsorted(batch_sizes, spec.b0))
+            neighbours = [i for i in (home - 1, home + 1) if 0 <= i < len(batch_sizes)]
+            keep = batch_sizes == spec.b0
+            if neighbours:
+                keep[neighbours[rng.integers(len(neighbours))]] = True
         kept = batch_sizes[keep]
         scale = math.exp(rng.uniform(*np.log(self.epoch_scale)))
         tilt = rng.uniform(-self.tilt, self.tilt)
