@@ -33,8 +33,9 @@ def rollout(venv, actions: np.ndarray) -> list:
 
 
 @pytest.mark.parametrize("num_envs", [1, 4])
-def test_adapter_equals_dummy_vec_env(zeus_trace_dir, num_envs):
-    ours = make_sb3_vec_env(num_envs, **KWARGS)
+@pytest.mark.parametrize("backend", ["scalar", "vector"])
+def test_adapter_equals_dummy_vec_env(zeus_trace_dir, num_envs, backend):
+    ours = make_sb3_vec_env(num_envs, backend=backend, **KWARGS)
     theirs = DummyVecEnv([lambda: gym.make("ZeusGym/RecurringJob-v1", **KWARGS) for _ in range(num_envs)])
     ours.action_space.seed(0)
     actions = np.array([[ours.action_space.sample() for _ in range(num_envs)] for _ in range(60)])

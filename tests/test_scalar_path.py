@@ -4,15 +4,20 @@ same state arrays, the same info values and types, the same observation, the sam
 from __future__ import annotations
 
 import copy
+import math
 
 import gymnasium as gym
 import numpy as np
 import pytest
 from dataclasses import fields
+from gymnasium.utils.env_checker import data_equivalence
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import zeus_gym  # noqa: F401
 from zeus_gym.core import step
 from zeus_gym.core.draws import ScalarDraw
+from zeus_gym.core.scalar import pairwise_sum
 from zeus_gym.core.features import observe_configs
 from zeus_gym.core.sim import SCALARS
 from zeus_gym.envs.recurring_job import INFO_FIELDS, outcome_info
@@ -76,3 +81,49 @@ def test_observation_is_one_fresh_buffer(zeus_trace_dir):
     info = env.step(env.action_space.sample())[-1]
     info["profile_epoch_cost"][:] = 0  # a user's info is the user's own
     assert not (env.unwrapped._tables.unprofiled == 0).any()
+
+
+FLOATS = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False, width=64),
+    st.floats(min_value=0.0, max_value=1e6),  # costs and epochs: non-negative, similar magnitudes
+    st.sampled_from([0.0, -0.0, 1.0, 1e-300, 1e300, np.inf, -np.inf]),
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(FLOATS, max_size=300))
+def test_pairwise_sum_equals_numpy(values):
+    with np.errstate(over="ignore", invalid="ignore"):  # inf - inf, overflow: numpy's result stands
+        expected = np.add.reduce(np.array(values, dtype=np.float64)).item()
+    got = pairwise_sum(values)
+    assert type(got) is float
+    assert got == expected or (got != got and expected != expected)
+    assert math.copysign(1.0, got) == math.copysign(1.0, expected) or got != got
+
+
+def test_pairwise_sum_data_tells_summation_orders_apart():
+    """On such data an in-order sum differs from numpy's, so the test above checks the order."""
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(n) * 10.0 ** rng.integers(-8, 8, n) for n in range(8, 300)]
+    assert sum(sum(a.tolist()) != np.add.reduce(a) for a in arrays) > 100
+    assert all(pairwise_sum(a.tolist()) == np.add.reduce(a) for a in arrays)
+
+
+@pytest.mark.parametrize("kwargs", CASES[:3] + CASES[-1:], ids=lambda k: "-".join(map(str, k.values())))
+def test_step_into_writes_the_observation_step_returns(zeus_trace_dir, kwargs):
+    env = gym.make("ZeusGym/RecurringJob-v1", **kwargs).unwrapped
+    twin = copy.deepcopy(env)
+    env.action_space.seed(3)
+    obs, info = env.reset(seed=4)
+    twin.reset(seed=4)
+    row = np.full(sum(value.size for value in obs.values()), np.nan, dtype=np.float32)
+    twin.observe_into(row)
+    assert np.array_equal(row, np.concatenate(list(obs.values())))
+    for _ in range(60):
+        action = env.action_space.sample()
+        obs, reward, terminated, _, info = env.step(action)
+        got = twin.step_into(int(action[0]), int(action[1]), row)
+        assert np.array_equal(row, np.concatenate(list(obs.values())))
+        assert got[:2] == (reward, terminated) and data_equivalence(got[2], info, exact=True)
+        if terminated:
+            break

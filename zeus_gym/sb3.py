@@ -140,8 +140,25 @@ class SB3VecEnv(VecEnv):
         return [False for _ in self._get_indices(indices)]
 
 
-def make_sb3_vec_env(num_envs: int, flat_actions: bool = False, **env_kwargs: Any) -> SB3VecEnv:
-    """A `RecurringJobVectorEnv(num_envs, **env_kwargs)` in SAME_STEP mode, as an SB3 `VecEnv`
-    (with `flat_actions`, one `Discrete` action per slot, as `FlatActions`)."""
+# Up to this many envs, stepping single envs on Python numbers beats one numpy step of all of
+# them (measured with SB3's adapters on both, "configs" observation; see benchmarks/sb3_backends.py).
+SCALAR_UP_TO = 64
+
+
+def make_sb3_vec_env(num_envs: int, flat_actions: bool = False, backend: str = "auto", **env_kwargs: Any) -> VecEnv:
+    """`num_envs` envs with `RecurringJobVectorEnv`'s arguments `env_kwargs`, each reset at once
+    when it ends, as an SB3 `VecEnv` (with `flat_actions`, one `Discrete` action per slot, as
+    `FlatActions`). `backend`: "vector" (the native vector env, `SB3VecEnv`), "scalar" (single
+    envs on the scalar fast path, `zeus_gym.sb3_scalar.SB3ScalarVecEnv`; "configs" observation
+    only) or "auto" (scalar up to `SCALAR_UP_TO` envs). Both give the same trajectories."""
+    if backend not in ("auto", "vector", "scalar"):
+        raise ValueError(f"backend must be 'auto', 'vector' or 'scalar', got {backend!r}")
+    if backend == "auto":
+        small = num_envs <= SCALAR_UP_TO and "copy" not in env_kwargs  # the single env has no copy=False
+        backend = "scalar" if small and env_kwargs.get("observation", "configs") == "configs" else "vector"
+    if backend == "scalar":
+        from zeus_gym.sb3_scalar import SB3ScalarVecEnv
+
+        return SB3ScalarVecEnv(num_envs, flat_actions=flat_actions, **env_kwargs)
     venv = RecurringJobVectorEnv(num_envs=num_envs, autoreset_mode=AutoresetMode.SAME_STEP, **env_kwargs)
     return SB3VecEnv(venv, flat_actions=flat_actions)

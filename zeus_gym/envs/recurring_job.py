@@ -14,7 +14,7 @@ from gymnasium import spaces
 from zeus_gym.core import Outcome, Params, observe, reset
 from zeus_gym.core.draws import GeneratorDraw
 from zeus_gym.core.features import observation_bounds, observe_configs
-from zeus_gym.core.scalar import JobTables, job_tables, observe_one, step_one
+from zeus_gym.core.scalar import JobTables, job_tables, observe_into, observe_one, step_one
 from zeus_gym.envs.setup import Gpus, JobSource, Workloads, check_options, describe_invalid, job_info
 from zeus_gym.envs.spaces import ConfigurationSpace
 
@@ -286,25 +286,54 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
         return self._observation(), copy.deepcopy(self.job_info)
 
     def step(self, action: np.ndarray) -> tuple[dict, SupportsFloat, bool, bool, dict[str, Any]]:
-        if self._state is None:
-            raise gym.error.ResetNeeded("call reset() before step()")
-        if self._done:
-            raise gym.error.ResetNeeded("the episode has terminated: call reset() before step()")
+        self._check_running()
         batch = np.asarray(action)
         if batch.shape != (2,) or batch.dtype.kind not in "iu":
             raise ValueError(f"action must be 2 integers [batch size index, power limit index], got {action!r}")
         b, p = batch.tolist()
+        info, reward, done, globals_ = self._step_one(b, p)
+        if self.observation == "configs":
+            return observe_one(self._state, self._tables, globals_), reward, done, False, info
+        return self._observation(), reward, done, False, info
+
+    def step_into(self, b: int, p: int, row: np.ndarray) -> tuple[float, bool, dict[str, Any]]:
+        """`step([b, p])` of the "configs" layout with the observation written into `row` (a
+        float32 array laid out as its one buffer: configs, globals, action_mask) instead of a
+        fresh buffer; returns reward, terminated and info (the env never truncates). For adapters
+        that batch the observations of many single envs (`zeus_gym.sb3`)."""
+        if self.observation != "configs":
+            raise ValueError(f"step_into needs observation='configs', got {self.observation!r}")
+        info, reward, done, globals_ = self._step_one(b, p)
+        observe_into(row, self._state, self._tables, globals_)
+        return reward, done, info
+
+    def observe_into(self, row: np.ndarray) -> None:
+        """The current "configs" observation written into `row`, as `step_into` does."""
+        observe_into(row, self._state, self._tables)
+
+    def _check_running(self) -> None:
+        if self._state is None:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        if self._done:
+            raise gym.error.ResetNeeded("the episode has terminated: call reset() before step()")
+
+    def check_action(self, b: int, p: int) -> None:
+        """Raise ValueError, saying why, unless action (b, p) (Python ints) is playable in the
+        current episode's job (ResetNeeded without a running episode)."""
+        self._check_running()
         tables = self._tables
         if not (0 <= b < tables.num_b and 0 <= p <= tables.num_p and tables.playable[b][p]):
-            raise ValueError(describe_invalid(self.params, int(self._state.job[0]), batch))
+            raise ValueError(describe_invalid(self.params, int(self._state.job[0]), np.array([b, p])))
+
+    def _step_one(self, b: int, p: int) -> tuple:
+        """Step a running episode at action (b, p) (Python ints) on the scalar path: `step_one`'s results."""
+        self.check_action(b, p)
         # The draws read self.np_random at each step (no stored closure over it), so a deep copy or
         # an unpickled env draws from its own copy of the stream.
-        info, reward, done, globals_ = step_one(self.params, self._state, tables, b, p, self.np_random)
+        info, reward, done, globals_ = step_one(self.params, self._state, self._tables, b, p, self.np_random)
         self._done = done
         self._last_info = info
-        if self.observation == "configs":
-            return observe_one(self._state, tables, globals_), reward, done, False, info
-        return self._observation(), reward, done, False, info
+        return info, reward, done, globals_
 
     def render(self) -> str | None:
         """With render_mode "ansi": one line about the last run (configuration, epochs, energy,
@@ -313,6 +342,17 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
             gym.logger.warn("render() was called with render_mode=None: make the env with render_mode='ansi'")
             return None
         return render_text(self.job_info, self._last_info)
+
+    def spawn(self) -> RecurringJobEnv:
+        """A new env, as `RecurringJobEnv` with this one's arguments makes it, that shares this
+        one's `Params` (never written to) and procedural generator instead of building them again
+        (the Params of all 24 default jobs take a fifth of a second). Only before the first reset."""
+        if self._state is not None:
+            raise RuntimeError("spawn() copies an env that has not been reset yet")
+        shared = {id(self.params): self.params}
+        if self._source.generator is not None:
+            shared[id(self._source.generator)] = self._source.generator
+        return copy.deepcopy(self, shared)
 
     def action_masks(self) -> np.ndarray:
         """Playable actions of the current job, flat: entry `b * (P + 1) + p` (see `FlatActions`).
