@@ -141,8 +141,8 @@ class SB3VecEnv(VecEnv):
 
 
 # Up to this many envs, stepping single envs on Python numbers beats one numpy step of all of
-# them (measured with SB3's adapters on both, "configs" observation; see benchmarks/sb3_backends.py).
-SCALAR_UP_TO = 64
+# them (benchmarks/sb3_backends.py, procedural jobs: 2.4x at 8 envs, even near 24, 0.7x at 32).
+SCALAR_UP_TO = 16
 
 
 def make_sb3_vec_env(num_envs: int, flat_actions: bool = False, backend: str = "auto", **env_kwargs: Any) -> VecEnv:

@@ -275,7 +275,8 @@ def _update_rows(state: State, t: JobTables, b: int, p: int, tries: float, cost_
     features[row + _REACH] = reached_count / at_least_one
     features[row + _EPOCHS] = epochs_sum / at_least_one / max_epochs
     start, stop = b * num_p, (b + 1) * num_p
-    batch_tries = sum(state.tries[0, start:stop].tolist())  # counters: exact in any order
+    batch = state.tries[0, start:stop].tolist()
+    batch_tries = sum(batch)  # counters: exact in any order
     at_least_one = batch_tries if batch_tries > 1.0 else 1.0
     features[total_row + _TRIES] = batch_tries / num_recurrences
     features[total_row + _MEAN_COST] = _batch_total(state.cost_sum[0], start, num_p) / at_least_one
@@ -290,8 +291,11 @@ def _update_rows(state: State, t: JobTables, b: int, p: int, tries: float, cost_
         target = state.reached_epochs.item((0, b)) / (batch_reached if batch_reached > 1.0 else 1.0)
         end = first + (num_p + 1) * _F
         features[first + _TARGET : end : _F] = target / max_epochs
-        known = features[first + _KNOWN : end : _F].tolist()
-        features[first + _ESTIMATE : end : _F] = [cost * target if is_known else 0.0 for cost, is_known in zip(t.config_epoch_cost_list[b], known)]
+        costs = t.config_epoch_cost_list[b]
+        if profiled:  # every configuration of b is known
+            features[first + _ESTIMATE : end : _F] = [cost * target for cost in costs]
+        else:  # known: the limits that ran (their tries), not the profile row
+            features[first + _ESTIMATE : end : _F] = [cost * target if n > 0.0 else 0.0 for cost, n in zip(costs, batch)] + [0.0]
     elif newly_known and batch_reached > 0:
         target = state.reached_epochs.item((0, b)) / (batch_reached if batch_reached > 1.0 else 1.0)
         features[row + _ESTIMATE] = t.config_epoch_cost_list[b][p] * target
