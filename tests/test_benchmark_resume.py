@@ -15,14 +15,15 @@ from typer.testing import CliRunner
 from zeus_gym.benchmark import read_results
 from zeus_gym.cli import app
 
-# An agent slow enough (50 ms per episode) that the run is still going when the test interrupts it.
+# An agent slow enough (250 ms per episode: 1.5 s of its cases per worker) that the run is still
+# going when the test interrupts it; at 50 ms a fast run could finish before the signal arrived.
 SLOW_AGENT = '''
 import time
 from zeus_gym.agents import DefaultAgent
 
 class SlowDefault(DefaultAgent):
     def reset(self, job_info, seed):
-        time.sleep(0.05)
+        time.sleep(0.25)
         super().reset(job_info, seed)
 '''
 TOTAL = 2 * 4 * 3
