@@ -109,14 +109,15 @@ def test_fetch_groups_refuses_a_file_that_is_not_upstreams(group_file, tmp_path)
     assert not (tmp_path / "dest" / ALIBABA_FILE).exists()
 
 
-# An agent slow enough (40 ms per group) that the run is still going when the test interrupts it.
+# An agent slow enough (200 ms per group) that the run is still going when the test interrupts it
+# (at 40 ms a fast run could finish before the signal arrived).
 SLOW_AGENT = '''
 import time
 from zeus_gym.agents import DefaultAgent
 
 class SlowDefault(DefaultAgent):
     def reset(self, job_info, seed):
-        time.sleep(0.04)
+        time.sleep(0.2)
         super().reset(job_info, seed)
 '''
 

@@ -196,13 +196,14 @@ def test_an_interrupted_ray_run_resumes_to_the_same_bytes(ray_cluster, local_ben
     assert (out / "results.csv").read_bytes() == (local_benchmark / "results.csv").read_bytes()
 
 
+# 250 ms per episode, so that the run is still going when the test signals it (50 ms was seen to lose the race).
 SLOW_AGENT = '''
 import time
 from zeus_gym.agents import DefaultAgent
 
 class SlowDefault(DefaultAgent):
     def reset(self, job_info, seed):
-        time.sleep(0.05)
+        time.sleep(0.25)
         super().reset(job_info, seed)
 '''
 
