@@ -135,3 +135,42 @@ def test_train_refuses_a_dagger_teacher_that_cannot_follow_at_once(zeus_trace_di
                                       "--warm-start", "zeus", "--warm-start-steps", "100000", "--output", str(tmp_path / "z"), "--no-progress"])
     assert result.exit_code == 1, result.output
     assert "teacher 'zeus' cannot follow runs it did not choose" in result.output and "--dagger-rounds 0" in result.output
+
+
+
+@pytest.mark.parametrize("algo", ["maskable-ppo", "ppo"])
+def test_reward_scaling_passes_observations_as_plain_vec_normalize_does(zeus_trace_dir, algo):
+    """ScaledRewards skips VecNormalize's observation copy: the same observations, rewards, dones
+    and terminal observations over episodes and autoresets, and still new arrays every step."""
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    from zeus_gym.training import TrainConfig, make_training_env
+
+    config = TrainConfig(algo=algo, timesteps=1, workloads=["all", "procedural"], gpus=["all"], n_envs=3, seed=4,
+                         trace_dir=str(zeus_trace_dir), num_recurrences=5, max_retries=3)
+    fast = make_training_env(config).venv
+    plain = VecNormalize(make_training_env(config).venv.venv, norm_obs=False, norm_reward=True,
+                         gamma=config.hyperparameters.get("gamma", 0.99))
+    rng = np.random.default_rng(0)
+    fast.action_space.seed(0)  # ppo: any action (InvalidActionPenalty), flat or per dimension
+    previous, obs_plain = fast.reset(), plain.reset()
+    dones_seen = 0
+    for _ in range(40):
+        if algo == "maskable-ppo":
+            actions = np.array([rng.choice(np.flatnonzero(mask)) for mask in obs_plain["action_mask"]])
+        else:
+            actions = np.array([fast.action_space.sample() for _ in range(fast.num_envs)])
+        obs_fast, rewards_fast, dones_fast, infos_fast = fast.step(actions)
+        obs_plain, rewards_plain, dones_plain, infos_plain = plain.step(actions)
+        for key in obs_plain:
+            np.testing.assert_array_equal(obs_fast[key], obs_plain[key])
+            assert not np.shares_memory(obs_fast[key], previous[key])  # SB3 keeps the last observation
+        np.testing.assert_array_equal(rewards_fast, rewards_plain)
+        np.testing.assert_array_equal(dones_fast, dones_plain)
+        for info_fast, info_plain in zip(infos_fast, infos_plain):
+            assert info_fast.keys() == info_plain.keys()
+            for key in info_plain.get("terminal_observation", {}):
+                np.testing.assert_array_equal(info_fast["terminal_observation"][key], info_plain["terminal_observation"][key])
+        dones_seen += int(dones_plain.sum())
+        previous = obs_fast
+    assert dones_seen >= 3

@@ -136,6 +136,22 @@ class EnvTimer(VecEnvWrapper):
         return out
 
 
+class ScaledRewards(VecNormalize):
+    """SB3's VecNormalize for reward scaling only: observations pass through untouched.
+
+    VecNormalize deep-copies every observation (terminal ones too) even with `norm_obs=False`, to
+    protect an env that reuses its buffers; the envs here hand over fresh arrays each step (the
+    native vector env copies, the scalar backend and DummyVecEnv fill a new buffer), so that copy
+    is pure cost, a large part of the environment's share of training time.
+    """
+
+    def __init__(self, venv: VecEnv, gamma: float) -> None:
+        super().__init__(venv, norm_obs=False, norm_reward=True, gamma=gamma)
+
+    def normalize_obs(self, obs: Any) -> Any:
+        return obs
+
+
 def make_training_env(config: TrainConfig) -> EnvTimer:
     """The training VecEnv: the native vector env for MaskablePPO (masks make every action
     playable); single envs with `InvalidActionPenalty` for the algorithms without masks."""
@@ -151,7 +167,7 @@ def make_training_env(config: TrainConfig) -> EnvTimer:
     venv.seed(config.seed)
     # Costs span orders of magnitude across jobs (a hopeless configuration can cost hundreds of
     # Default recurrences), so returns are scaled for learning; the policy acts on the raw env.
-    return EnvTimer(VecNormalize(VecMonitor(venv), norm_obs=False, norm_reward=True, gamma=config.hyperparameters.get("gamma", 0.99)))
+    return EnvTimer(ScaledRewards(VecMonitor(venv), gamma=config.hyperparameters.get("gamma", 0.99)))
 
 
 def train(config: TrainConfig, output: Path, progress_bar: bool = True, callback: Any = None) -> BaseAlgorithm:
