@@ -22,13 +22,14 @@ import numpy as np
 from sb3_contrib import MaskablePPO
 from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecEnvWrapper, VecMonitor, VecNormalize
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecEnvWrapper, VecMonitor
 
 import zeus_gym
 from zeus_gym.agents.base import BaseAgent
 from zeus_gym.folder_lock import lock_folder
 from zeus_gym.policies import ConfigurationScorerPolicy
 from zeus_gym.procedural import PROCEDURAL, ProceduralJobs
+from zeus_gym.reward_scaling import ScaledRewards
 from zeus_gym.sb3 import make_sb3_vec_env
 from zeus_gym.wrappers import FlatActions, InvalidActionPenalty
 
@@ -134,22 +135,6 @@ class EnvTimer(VecEnvWrapper):
         out = self.venv.step_wait()
         self.seconds += time.perf_counter() - start
         return out
-
-
-class ScaledRewards(VecNormalize):
-    """SB3's VecNormalize for reward scaling only: observations pass through untouched.
-
-    VecNormalize deep-copies every observation (terminal ones too) even with `norm_obs=False`, to
-    protect an env that reuses its buffers; the envs here hand over fresh arrays each step (the
-    native vector env copies, the scalar backend and DummyVecEnv fill a new buffer), so that copy
-    is pure cost, a large part of the environment's share of training time.
-    """
-
-    def __init__(self, venv: VecEnv, gamma: float) -> None:
-        super().__init__(venv, norm_obs=False, norm_reward=True, gamma=gamma)
-
-    def normalize_obs(self, obs: Any) -> Any:
-        return obs
 
 
 def make_training_env(config: TrainConfig) -> EnvTimer:
