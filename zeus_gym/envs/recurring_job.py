@@ -283,7 +283,9 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
         self.action_space.set_playable(self.params.playable[job[0]])
         self._done = False
         self._last_info = None
-        return self._observation(), copy.deepcopy(self.job_info)
+        # The caller's own copy: a second build (its lists and mask new, the frozen spec shared)
+        # costs a tenth of a deep copy, which went through the spec's fields one by one.
+        return self._observation(), job_info(self.params, int(job[0]))
 
     def step(self, action: np.ndarray) -> tuple[dict, SupportsFloat, bool, bool, dict[str, Any]]:
         self._check_running()
