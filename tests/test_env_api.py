@@ -93,3 +93,13 @@ def test_default_recurrences_follow_the_paper(zeus_trace_dir):
     info = env.unwrapped.job_info
     assert info["num_recurrences"] == 2 * 15 * 7
     assert info["b0"] == 192  # 256 capped at the largest librispeech batch size on the V100
+
+
+def test_reset_info_is_the_callers_own_copy(zeus_trace_dir):
+    env = gym.make(ENV_ID, workload="all", gpu="all", trace_dir=zeus_trace_dir).unwrapped
+    _, info = env.reset(seed=3)
+    assert data_equivalence(info, env.job_info)
+    info["playable"][:] = False
+    info["batch_sizes"].append(-1)
+    assert env.job_info["playable"].any() and -1 not in env.job_info["batch_sizes"]
+    env.step(env.action_space.sample())  # the env plays on its own job_info
