@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import zeus_gym  # noqa: F401
 from zeus_gym.core import step
 from zeus_gym.core.draws import ScalarDraw
-from zeus_gym.core.scalar import pairwise_sum
+from zeus_gym.core.sums import pairwise_sum
 from zeus_gym.core.features import observe_configs
 from zeus_gym.core.sim import SCALARS
 from zeus_gym.envs.recurring_job import INFO_FIELDS, outcome_info

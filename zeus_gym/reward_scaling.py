@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
-from zeus_gym.core.scalar import pairwise_sum
+from zeus_gym.core.sums import pairwise_sum
 
 
 class ScaledRewards(VecNormalize):

@@ -9,11 +9,13 @@ power rows in file order.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from zeus_gym.core.sums import pairwise_sum
 from zeus_gym.workloads import JobSpec
 
 JOIN_KEYS = ["dataset", "network", "batch_size", "optimizer"]
@@ -171,6 +173,19 @@ class JobRows:
     power: np.ndarray  # (M,) float64 average power
 
 
+def _rows_of(batch_sizes: np.ndarray, row_batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows whose batch size is one of `batch_sizes` (a mask), and its index for each of them."""
+    index = np.minimum(np.searchsorted(batch_sizes, row_batch), len(batch_sizes) - 1)
+    mine = batch_sizes[index] == row_batch
+    return mine, index[mine]
+
+
+def _tiled_mean(values: list[float], copies: int) -> float:
+    """`np.tile(values, copies).mean()`, bit for bit."""
+    count = len(values) * copies
+    return pairwise_sum(values * copies) / count if count else math.nan
+
+
 def job_from_rows(rows: JobRows, batch_sizes: np.ndarray, spec: JobSpec, gpu: str, b0: int, max_power: float, eta: float,
                   synthetic: bool = False) -> JobArrays:
     """The `JobArrays` of a job's rows (batch sizes `batch_sizes`, every one with runs and power
@@ -180,34 +195,36 @@ def job_from_rows(rows: JobRows, batch_sizes: np.ndarray, spec: JobSpec, gpu: st
 
     power_limits = np.unique(rows.limit)
     num_b, num_p = len(batch_sizes), len(power_limits)
+    # Rows at other batch sizes are not the job's (a trace file's job rows hold none).
+    power_rows, batch_of_power = _rows_of(batch_sizes, rows.batch)
+    limit, tpe = rows.limit[power_rows], rows.time[power_rows]
+    epe = tpe * rows.power[power_rows]
+    cols = np.searchsorted(power_limits, limit)
     feasible = np.zeros((num_b, num_p), dtype=bool)
     time_per_epoch = np.zeros((num_b, num_p))
     average_power = np.zeros((num_b, num_p))
-    # Power rows per batch size in file order: the order of the reference's join.
-    power_rows = [rows.batch == b for b in batch_sizes]
-    for i, mine in enumerate(power_rows):
-        cols = np.searchsorted(power_limits, rows.limit[mine])
-        feasible[i, cols] = True
-        time_per_epoch[i, cols] = rows.time[mine]
-        average_power[i, cols] = rows.power[mine]
+    feasible[batch_of_power, cols] = True
+    time_per_epoch[batch_of_power, cols] = tpe
+    average_power[batch_of_power, cols] = rows.power[power_rows]
     energy_per_epoch = time_per_epoch * average_power
-    batch_max_limit = np.array([rows.limit[mine].max() for mine in power_rows], dtype=np.float64)
+    batch_max_limit = np.where(feasible, power_limits, 0).max(axis=1).astype(np.float64)
 
-    paths = [rows.run_epochs[rows.run_batch == b] for b in batch_sizes]
-    num_paths = np.array([len(p) for p in paths], dtype=np.int64)
+    runs, batch_of_run = _rows_of(batch_sizes, rows.run_batch)
+    num_paths = np.bincount(batch_of_run, minlength=num_b).astype(np.int64)
+    order = np.argsort(batch_of_run, kind="stable")  # each batch size's runs in file order
+    run_batch = batch_of_run[order]
+    rank = np.arange(len(order)) - (np.cumsum(num_paths) - num_paths)[run_batch]
     target_epochs = np.full((num_b, num_paths.max()), np.nan)
-    for i, p in enumerate(paths):
-        target_epochs[i, : len(p)] = p
+    target_epochs[run_batch, rank] = rows.run_epochs[runs][order]
 
-    profile_energy = np.empty(num_b)
-    profile_time = np.empty(num_b)
-    for i, mine in enumerate(power_rows):
-        # The reference averages over all joined rows of the batch size: every run repeats the
-        # batch size's power rows, so the sequence is those rows tiled once per run.
-        tpe = rows.time[mine]
-        epe = tpe * rows.power[mine]
-        profile_energy[i] = np.tile(epe, num_paths[i]).mean()
-        profile_time[i] = np.tile(tpe, num_paths[i]).mean()
+    # The reference averages over all joined rows of the batch size: every run repeats the batch
+    # size's power rows (in file order), so the mean of those rows tiled once per run, summed as
+    # numpy sums (pairwise_sum: a numpy call per batch size cost more than the additions).
+    grouped = np.argsort(batch_of_power, kind="stable")
+    starts = np.searchsorted(batch_of_power[grouped], np.arange(num_b + 1)).tolist()
+    epe_rows, tpe_rows, paths = epe[grouped].tolist(), tpe[grouped].tolist(), num_paths.tolist()
+    profile_energy = np.array([_tiled_mean(epe_rows[starts[i] : starts[i + 1]], paths[i]) for i in range(num_b)])
+    profile_time = np.array([_tiled_mean(tpe_rows[starts[i] : starts[i + 1]], paths[i]) for i in range(num_b)])
     mean_power, mean_time = _kahan_means_of_copies(average_power, num_paths), _kahan_means_of_copies(time_per_epoch, num_paths)
     profile_epoch_cost = np.where(feasible, (eta * mean_power + (1 - eta) * batch_max_limit[:, None]) * mean_time, np.inf)
     # Lowest epoch cost wins; ties go to the higher limit (the reference profiles high to low).

@@ -18,6 +18,7 @@ import numpy as np
 from zeus_gym.core.features import CONFIG_FEATURES, GLOBAL_FEATURES, NUM_STATIC
 from zeus_gym.core.params import Params
 from zeus_gym.core.sim import State
+from zeus_gym.core.sums import pairwise_sum_range
 
 _F = len(CONFIG_FEATURES)
 # Columns of a `configs` row, offsets from the row's start.
@@ -79,44 +80,7 @@ def _batch_total(row: np.ndarray, start: int, count: int) -> float:
         for value in row[start : start + count].tolist():
             total += value
         return total
-    return 0.0 + _pairwise(row[start : start + count].tolist(), 0, count)
-
-
-def pairwise_sum(values: list[float]) -> float:
-    """`np.add.reduce` of a 1-D float64 array, on its values as Python floats, bit for bit:
-    numpy starts from its identity 0.0 and adds the pairwise sum of its float64 loops (fewer
-    than 8 terms in order; up to 128 in 8 interleaved partial sums, combined as a tree, then
-    the tail in order; beyond, the two halves split at a multiple of 8). A numpy reduction costs
-    a few µs of call overhead, more than the additions of one batch size's few limits (tested
-    equal to numpy on random arrays of every size up to 300)."""
-    return 0.0 + _pairwise(values, 0, len(values))
-
-
-def _pairwise(v: list[float], start: int, n: int) -> float:
-    if n < 8:
-        total = 0.0
-        for value in v[start : start + n]:
-            total += value
-        return total
-    if n <= 128:
-        r0, r1, r2, r3, r4, r5, r6, r7 = v[start : start + 8]
-        stop = start + n - n % 8
-        for i in range(start + 8, stop, 8):
-            r0 += v[i]
-            r1 += v[i + 1]
-            r2 += v[i + 2]
-            r3 += v[i + 3]
-            r4 += v[i + 4]
-            r5 += v[i + 5]
-            r6 += v[i + 6]
-            r7 += v[i + 7]
-        total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-        for value in v[stop : start + n]:
-            total += value
-        return total
-    half = n // 2
-    half -= half % 8
-    return _pairwise(v, start, half) + _pairwise(v, start + half, n - half)
+    return 0.0 + pairwise_sum_range(row[start : start + count].tolist(), 0, count)
 
 
 def step_one(params: Params, state: State, tables: JobTables, b: int, power_index: int, generator: np.random.Generator) -> tuple:
