@@ -12,6 +12,7 @@ saved statistics are those of VecNormalize exactly (tests/test_reward_scaling.py
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,12 @@ class ScaledRewards(VecNormalize):
 
     def normalize_obs(self, obs: Any) -> Any:
         return obs
+
+    def normalize_reward(self, reward: np.ndarray) -> np.ndarray:
+        # VecNormalize's np.clip(reward / np.sqrt(var + epsilon), -clip, clip).astype(float32): the
+        # same float64 division and correctly rounded square root, then the one cast to float32.
+        scale, bound = math.sqrt(float(self.ret_rms.var) + self.epsilon), self.clip_reward
+        return np.array([min(max(r / scale, -bound), bound) for r in reward.tolist()], dtype=np.float32)
 
     def _update_reward(self, reward: np.ndarray) -> None:
         gamma = self.gamma

@@ -79,7 +79,7 @@ class SB3ScalarVecEnv(VecEnv):
         rewards, dones, infos = [], [], []
         for i, (env, (b, p)) in enumerate(zip(self.envs, self._actions)):
             row = buffer[i]
-            reward, done, info = env.step_into(b, p, row)
+            reward, done, info = env.step_into(b, p, row, checked=True)  # in step_async
             info["TimeLimit.truncated"] = False  # the env never truncates
             if done:
                 info["terminal_observation"] = self._views(row.copy())

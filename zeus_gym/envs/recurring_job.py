@@ -298,14 +298,16 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
             return observe_one(self._state, self._tables, globals_), reward, done, False, info
         return self._observation(), reward, done, False, info
 
-    def step_into(self, b: int, p: int, row: np.ndarray) -> tuple[float, bool, dict[str, Any]]:
+    def step_into(self, b: int, p: int, row: np.ndarray, checked: bool = False) -> tuple[float, bool, dict[str, Any]]:
         """`step([b, p])` of the "configs" layout with the observation written into `row` (a
         float32 array laid out as its one buffer: configs, globals, action_mask) instead of a
         fresh buffer; returns reward, terminated and info (the env never truncates). For adapters
-        that batch the observations of many single envs (`zeus_gym.sb3`)."""
+        that batch the observations of many single envs (`zeus_gym.sb3`). `checked`: the caller
+        ran `check_action(b, p)` since the last step (an adapter checks every env's action first,
+        so that a refused one changes nothing), and the env does not check it again."""
         if self.observation != "configs":
             raise ValueError(f"step_into needs observation='configs', got {self.observation!r}")
-        info, reward, done, globals_ = self._step_one(b, p)
+        info, reward, done, globals_ = self._step_one(b, p, check=not checked)
         observe_into(row, self._state, self._tables, globals_)
         return reward, done, info
 
@@ -327,9 +329,10 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
         if not (0 <= b < tables.num_b and 0 <= p <= tables.num_p and tables.playable[b][p]):
             raise ValueError(describe_invalid(self.params, int(self._state.job[0]), np.array([b, p])))
 
-    def _step_one(self, b: int, p: int) -> tuple:
+    def _step_one(self, b: int, p: int, check: bool = True) -> tuple:
         """Step a running episode at action (b, p) (Python ints) on the scalar path: `step_one`'s results."""
-        self.check_action(b, p)
+        if check:
+            self.check_action(b, p)
         # The draws read self.np_random at each step (no stored closure over it), so a deep copy or
         # an unpickled env draws from its own copy of the stream.
         info, reward, done, globals_ = step_one(self.params, self._state, self._tables, b, p, self.np_random)
