@@ -9,8 +9,10 @@ of `zeus-gym train`) per fold:
 Training jobs are procedural (`zeus_gym.procedural`): every episode a synthetic job derived from
 a training job (never from the held-out one), or with probability `--real-share` the training
 job itself; a share `--short-share` of the synthetic jobs keeps only b0 and one neighbour (short
-jobs, whose few recurrences make a trial of the other batch size dear; default 0: at 0.2 and 0.5
-it left imagenet / P100, the pair it was meant for, at 1.053 x Default, as without it). Each fold is then evaluated greedily on its held-out pairs with seeds the training
+jobs, whose few recurrences make a trial of the other batch size dear), and a share
+`--flat-share` has its power surface flattened (power limits save little). Both default to 0:
+short shares 0.2 and 0.5, and 0.5 short with 0.5 flat, left imagenet / P100, the pair they were
+meant for, at 1.053 x Default, as without them. Each fold is then evaluated greedily on its held-out pairs with seeds the training
 never used (`--seeds`), next to the cloned policy PPO started from, Frugal, Zeus, Default and the
 Oracle, with `zeus-gym benchmark`.
 During training, a curve records the mean training episode return and the greedy cost / Default
@@ -60,7 +62,7 @@ def fold_config(protocol: str, held_out: str, args: argparse.Namespace):  # noqa
     else:
         workloads, gpus = list(WORKLOADS), [g for g in GPUS if g != held_out]
     return TrainConfig(algo="maskable-ppo", timesteps=args.timesteps, workloads=[*workloads, "procedural"], gpus=gpus,
-                       seed=args.seed, n_envs=args.n_envs, procedural={"real_share": args.real_share, "short_share": args.short_share},
+                       seed=args.seed, n_envs=args.n_envs, procedural={"real_share": args.real_share, "short_share": args.short_share, "flat_share": args.flat_share},
                        warm_start=None if args.warm_start == "none" else args.warm_start, warm_start_steps=args.warm_start_steps,
                        warm_start_epochs=args.warm_start_epochs, warm_start_rounds=args.dagger_rounds,
                        warm_start_round_steps=args.dagger_steps, warm_start_round_epochs=args.dagger_epochs,
@@ -236,7 +238,7 @@ def report(output: Path, args: argparse.Namespace, wall: float | None, resumed: 
     demonstrating = sum((t["warm_start"] or {}).get("demonstration_seconds", 0.0) for t in timings.values())
     steps = ", ".join(str(n) for n in sorted({t["timesteps"] for t in timings.values()}))
     command = (f"python agents/held_out.py --timesteps {args.timesteps} --seed {args.seed} --n-envs {args.n_envs} "
-               f"--real-share {args.real_share} --short-share {args.short_share} --warm-start {args.warm_start} --warm-start-steps {args.warm_start_steps} --warm-start-epochs {args.warm_start_epochs} --dagger-rounds {args.dagger_rounds} --dagger-steps {args.dagger_steps} --dagger-epochs {args.dagger_epochs} --hyperparameters '{args.hyperparameters}' --seeds {args.seeds} --curve-every {args.curve_every} --jobs {args.jobs} --output {output}")
+               f"--real-share {args.real_share} --short-share {args.short_share} --flat-share {args.flat_share} --warm-start {args.warm_start} --warm-start-steps {args.warm_start_steps} --warm-start-epochs {args.warm_start_epochs} --dagger-rounds {args.dagger_rounds} --dagger-steps {args.dagger_steps} --dagger-epochs {args.dagger_epochs} --hyperparameters '{args.hyperparameters}' --seeds {args.seeds} --curve-every {args.curve_every} --jobs {args.jobs} --output {output}")
     dagger = (f", then {args.dagger_rounds} DAgger rounds (each: {args.dagger_steps} steps of the clone's own greedy play labelled by {args.warm_start}, "
               f"and {args.dagger_epochs} epochs on all the data so far)" if args.dagger_rounds else "")
     warm = (f"{args.warm_start} on {args.warm_start_steps} steps of its own play for {args.warm_start_epochs} epochs, its explorations weighted as much as its other decisions{dagger}"
@@ -292,6 +294,7 @@ def main() -> None:
     parser.add_argument("--n-envs", type=int, default=8)
     parser.add_argument("--real-share", type=float, default=0.25)
     parser.add_argument("--short-share", type=float, default=0.0, help="share of short procedural jobs: b0 and one neighbour")
+    parser.add_argument("--flat-share", type=float, default=0.0, help="share of procedural jobs whose power limits save little")
     parser.add_argument("--seeds", default="101-105")
     parser.add_argument("--warm-start", default="frugal", help="agent to imitate before PPO, or none")
     parser.add_argument("--warm-start-steps", type=int, default=20_000)

@@ -21,7 +21,7 @@ def sample(generator: ProceduralJobs, rng: np.random.Generator, eta: float) -> J
         spec, gpu, train, power = generator.sources()[rng.integers(len(generator.sources()))]
         if generator.real_share and rng.random() < generator.real_share:
             return build_job(train, power, spec, gpu, eta)
-        new_spec, new_train, new_power = perturb(generator, rng, spec, train, power)
+        new_spec, new_train, new_power = perturb(generator, rng, spec, train, power, eta)
         try:
             job = build_job(new_train, new_power, new_spec, SYNTHETIC + gpu, eta)
         except JobSpecError:
@@ -31,7 +31,7 @@ def sample(generator: ProceduralJobs, rng: np.random.Generator, eta: float) -> J
     raise ValueError(f"no valid procedural job in {generator.max_attempts} draws: loosen the ProceduralJobs parameters")
 
 
-def perturb(self: ProceduralJobs, rng: np.random.Generator, spec: JobSpec, train: pd.DataFrame, power: pd.DataFrame) -> tuple[JobSpec, pd.DataFrame, pd.DataFrame]:
+def perturb(self: ProceduralJobs, rng: np.random.Generator, spec: JobSpec, train: pd.DataFrame, power: pd.DataFrame, eta: float) -> tuple[JobSpec, pd.DataFrame, pd.DataFrame]:
     batch_sizes = np.unique(power["batch_size"].to_numpy())
     keep = (rng.random(len(batch_sizes)) >= self.drop_batch) | (batch_sizes == spec.b0)
     if self.short_share and rng.random() < self.short_share:  # b0 and one neighbour, if any
@@ -63,6 +63,12 @@ def perturb(self: ProceduralJobs, rng: np.random.Generator, spec: JobSpec, train
     rows["time_per_epoch"] = rows["time_per_epoch"].to_numpy() * factor * rng.lognormal(0.0, self.config_noise, len(rows))
     jitter = rng.uniform(1 - self.power_noise, 1 + self.power_noise, len(rows))
     rows["average_power"] = np.minimum(rows["average_power"].to_numpy() * jitter, rows["power_limit"].to_numpy(dtype=float))
+    if self.flat_share and rng.random() < self.flat_share:  # each limit's cost ratio to the top one ** keep
+        keep = rng.uniform(0.0, 1.0)
+        top = rows.groupby("batch_size")["power_limit"].transform("idxmax")
+        time = rows["time_per_epoch"]
+        cost = time * (eta * rows["average_power"] + (1 - eta) * float(rows["power_limit"].max()))
+        rows["time_per_epoch"] = time.to_numpy() * (cost.to_numpy() / cost[top].to_numpy()) ** (keep - 1.0)
 
     name = SYNTHETIC + spec.dataset
     runs["dataset"], rows["dataset"] = name, name

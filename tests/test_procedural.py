@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import zeus_gym  # noqa: F401
-from zeus_gym.procedural import SYNTHETIC, ProceduralJobs
+from zeus_gym.procedural import SYNTHETIC, ProceduralJobs, _flatten
 from zeus_gym.wrappers import FlatActions
 
 ENV_ID = "ZeusGym/RecurringJob-v1"
@@ -128,3 +128,42 @@ def test_job_option_is_refused(zeus_trace_dir):
     env = gym.make(ENV_ID, workload="procedural", gpu="v100")
     with pytest.raises(ValueError, match=r"options\['job'\] does not apply to procedural jobs"):
         env.reset(seed=0, options={"job": 0})
+
+
+@settings(max_examples=60, deadline=None)
+@given(keep=st.floats(0.0, 1.0), eta=st.floats(0.0, 1.0), seed=st.integers(0, 2**32 - 1))
+def test_flattening_raises_each_limits_cost_ratio_to_the_power_keep(keep, eta, seed):
+    rng = np.random.default_rng(seed)
+    sizes = np.repeat([32, 64, 128], 4)
+    limits = np.tile([150, 200, 250, 300], 3)
+    order = rng.permutation(len(sizes))  # file order need not sort the limits
+    sizes, limits = sizes[order], limits[order]
+    time = rng.uniform(1.0, 3.0, len(sizes))
+    power = np.minimum(rng.uniform(100.0, 300.0, len(sizes)), limits)
+    flat = _flatten(time, power, sizes, limits, eta, keep)
+    def cost(t):
+        return t * (eta * power + (1 - eta) * 300.0)
+    for b in (32, 64, 128):
+        mine = sizes == b
+        top = np.flatnonzero(mine)[np.argmax(limits[mine])]
+        assert flat[top] == time[top]
+        np.testing.assert_allclose(cost(flat)[mine] / cost(flat)[top], (cost(time)[mine] / cost(time)[top]) ** keep, rtol=1e-12)
+
+
+def test_flat_share_zero_leaves_the_draws_unchanged(generator, zeus_trace_dir):
+    explicit = ProceduralJobs(trace_dir=zeus_trace_dir, flat_share=0.0)
+    for seed in range(5):
+        a, b = generator.sample(np.random.default_rng(seed), 0.5), explicit.sample(np.random.default_rng(seed), 0.5)
+        assert np.array_equal(a.time_per_epoch, b.time_per_epoch) and np.array_equal(a.energy_per_epoch, b.energy_per_epoch)
+
+
+def test_flat_jobs_save_less_with_power_limits(zeus_trace_dir):
+    """Over many draws, flattened jobs' best limit saves less of b0's top-limit epoch cost."""
+    def savings(generator: ProceduralJobs) -> float:
+        values = []
+        for seed in range(40):
+            job = generator.sample(np.random.default_rng(seed), 0.5)
+            row = job.epoch_cost[job.b0_index][job.feasible[job.b0_index]]
+            values.append(1.0 - row.min() / row[-1])
+        return float(np.mean(values))
+    assert savings(ProceduralJobs(trace_dir=zeus_trace_dir, flat_share=1.0)) < 0.6 * savings(ProceduralJobs(trace_dir=zeus_trace_dir))

@@ -33,12 +33,13 @@ def generators(zeus_trace_dir):
         "rough": ProceduralJobs(epoch_scale=(0.2, 6.0), tilt=1.0, drop_batch=0.7, power_noise=0.3, real_share=0.3, trace_dir=zeus_trace_dir),
         "single source": ProceduralJobs(workloads=["librispeech"], gpus=["v100"], trace_dir=zeus_trace_dir),
         "short": ProceduralJobs(short_share=0.6, real_share=0.1, trace_dir=zeus_trace_dir),
+        "flat": ProceduralJobs(short_share=0.5, flat_share=0.7, trace_dir=zeus_trace_dir),
     }
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**63 - 1), eta=st.sampled_from([0.0, 0.2, 0.5, 1.0]),
-       name=st.sampled_from(["default", "held out", "rough", "single source", "short"]))
+       name=st.sampled_from(["default", "held out", "rough", "single source", "short", "flat"]))
 def test_numpy_path_gives_the_pandas_jobs(generators, seed, eta, name):
     generator = generators[name]
     fast, slow = np.random.default_rng(seed), np.random.default_rng(seed)

@@ -24,6 +24,11 @@ the same job building and validation as a trace file (`zeus_gym.core.job.job_fro
   only b0 and one of its neighbours, when it has one: a short job (2|B||P| = 4|P| recurrences, as
   imagenet on the P100, where memory allows two batch sizes), in which a trial of the other batch
   size weighs far more on the episode than in a job of hundreds of recurrences.
+- With probability `flat_share` (default 0) the power surface is flattened: each row's time per
+  epoch is rescaled so that its epoch cost (at the rows' largest limit as MAXPOWER), relative to
+  its batch size's highest limit, becomes that ratio to the power k ~ U(0, 1) (average power
+  unchanged): power limits then save little (as for imagenet, about 4 %), and trying another
+  batch size is the only large saving left, or none.
 - With probability `real_share` (default 0) a draw is the source job itself, unchanged (a real
   job, not labelled synthetic), to mix the real jobs into training.
 
@@ -80,6 +85,7 @@ class ProceduralJobs:
     power_noise: float = 0.03
     drop_batch: float = 0.25
     short_share: float = 0.0  # probability that a draw keeps only b0 and one neighbour (a short job)
+    flat_share: float = 0.0  # probability that a draw flattens its power surface (power limits save little)
     real_share: float = 0.0  # probability that a draw is the source job itself, unperturbed (not synthetic)
     max_attempts: int = 100
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
@@ -90,7 +96,7 @@ class ProceduralJobs:
             raise ValueError(f"epoch_scale and time_scale must be (low, high) with 0 < low <= high, got {self.epoch_scale}, {self.time_scale}")
         if not 0 <= self.drop_batch < 1:
             raise ValueError(f"drop_batch must be in [0, 1), got {self.drop_batch}")
-        for name in ("real_share", "short_share"):
+        for name in ("real_share", "short_share", "flat_share"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         for name in ("tilt", "batch_time_noise", "config_noise", "power_noise"):
@@ -153,7 +159,7 @@ class ProceduralJobs:
             source = sources[rng.integers(len(sources))]
             if self.real_share and rng.random() < self.real_share:
                 return job_from_rows(source.rows, source.train_batch_sizes, source.spec, source.gpu, source.spec.b0, source.max_power, eta)
-            spec, rows = self._perturb(rng, source)
+            spec, rows = self._perturb(rng, source, eta)
             # The checks `build_job` makes of a trace file: batch sizes with both runs and power
             # rows, MAXPOWER over those rows; `job_from_rows` then checks b0 and the target.
             shared = np.intersect1d(rows.run_batch, rows.batch)
@@ -171,7 +177,7 @@ class ProceduralJobs:
                 return job
         raise ValueError(f"no valid procedural job in {self.max_attempts} draws: loosen the ProceduralJobs parameters")
 
-    def _perturb(self, rng: np.random.Generator, source: _Source) -> tuple[JobSpec, JobRows]:
+    def _perturb(self, rng: np.random.Generator, source: _Source, eta: float) -> tuple[JobSpec, JobRows]:
         spec, rows, batch_sizes = source.spec, source.rows, source.batch_sizes
         keep = (rng.random(len(batch_sizes)) >= self.drop_batch) | (batch_sizes == spec.b0)
         if self.short_share and rng.random() < self.short_share:
@@ -205,9 +211,23 @@ class ProceduralJobs:
         time = rows.time[power] * factor * rng.lognormal(0.0, self.config_noise, len(row_sizes))
         jitter = rng.uniform(1 - self.power_noise, 1 + self.power_noise, len(row_sizes))
         average_power = np.minimum(rows.power[power] * jitter, limits.astype(float))
+        if self.flat_share and rng.random() < self.flat_share:
+            time = _flatten(time, average_power, row_sizes, limits, eta, rng.uniform(0.0, 1.0))
 
         new_spec = dataclasses.replace(spec, dataset=SYNTHETIC + spec.dataset, max_epochs=math.ceil(spec.max_epochs * scale))
         return new_spec, JobRows(sizes, new_epochs, row_sizes, limits, time, average_power)
+
+
+def _flatten(time: np.ndarray, power: np.ndarray, sizes: np.ndarray, limits: np.ndarray, eta: float, keep: float) -> np.ndarray:
+    """Times per epoch that make each row's epoch cost ratio to its batch size's highest limit
+    that ratio to the power `keep` (average power unchanged; the cost at the rows' largest limit
+    as MAXPOWER): `keep` 0 makes every limit cost as much as the top one, 1 changes nothing."""
+    top = np.empty(len(sizes), dtype=np.int64)
+    for b in np.unique(sizes).tolist():
+        mine = np.flatnonzero(sizes == b)
+        top[mine] = mine[np.argmax(limits[mine])]
+    cost = time * (eta * power + (1 - eta) * float(limits.max()))
+    return time * (cost / cost[top]) ** (keep - 1.0)
 
 
 @dataclass(frozen=True)
