@@ -79,3 +79,5 @@ def test_running_statistics_and_scaled_rewards_are_vec_normalize_s(small_venv, s
         np.testing.assert_array_equal(scaled, expected)
         fast.returns[done] = 0
         plain.returns[done] = 0
+    batch = np.array([step_rewards for step_rewards, _ in steps], dtype=np.float32)[:, :, None]  # a replay buffer's shape
+    np.testing.assert_array_equal(fast.normalize_reward(batch), plain.normalize_reward(batch))

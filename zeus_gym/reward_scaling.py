@@ -40,8 +40,10 @@ class ScaledRewards(VecNormalize):
         return obs
 
     def normalize_reward(self, reward: np.ndarray) -> np.ndarray:
-        # VecNormalize's np.clip(reward / np.sqrt(var + epsilon), -clip, clip).astype(float32): the
-        # same float64 division and correctly rounded square root, then the one cast to float32.
+        if reward.ndim != 1:  # a replay buffer's batch (off-policy algorithms): numpy's own way
+            return super().normalize_reward(reward)
+        # A step's rewards: VecNormalize's np.clip(reward / np.sqrt(var + epsilon), -clip,
+        # clip).astype(float32), the same float64 division and correctly rounded square root.
         scale, bound = math.sqrt(float(self.ret_rms.var) + self.epsilon), self.clip_reward
         return np.array([min(max(r / scale, -bound), bound) for r in reward.tolist()], dtype=np.float32)
 
