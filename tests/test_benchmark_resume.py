@@ -15,15 +15,16 @@ from typer.testing import CliRunner
 from zeus_gym.benchmark import read_results
 from zeus_gym.cli import app
 
-# An agent slow enough (250 ms per episode: 1.5 s of its cases per worker) that the run is still
-# going when the test interrupts it; at 50 ms a fast run could finish before the signal arrived.
+from reliability_helpers import CLI_IN_FOREGROUND
+
+# An agent slow enough (50 ms per episode) that the run is still going when the test interrupts it.
 SLOW_AGENT = '''
 import time
 from zeus_gym.agents import DefaultAgent
 
 class SlowDefault(DefaultAgent):
     def reset(self, job_info, seed):
-        time.sleep(0.25)
+        time.sleep(0.05)
         super().reset(job_info, seed)
 '''
 TOTAL = 2 * 4 * 3
@@ -46,7 +47,7 @@ def test_interrupted_run_resumes_to_the_uninterrupted_results(zeus_trace_dir, tm
     agent_file = tmp_path / "slow_agent.py"
     agent_file.write_text(SLOW_AGENT)
     out = tmp_path / "interrupted"
-    command = [sys.executable, "-c", "from zeus_gym.cli import app; app()", *grid_args(agent_file, out, zeus_trace_dir)]
+    command = [sys.executable, "-c", CLI_IN_FOREGROUND, *grid_args(agent_file, out, zeus_trace_dir)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"})
     deadline = time.monotonic() + 60
     while rows_written(out / "results.csv") < 4 and process.poll() is None and time.monotonic() < deadline:

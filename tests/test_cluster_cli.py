@@ -21,6 +21,8 @@ from zeus_gym.cluster.synth import DATASETS
 from zeus_gym.traces.registry import ALIBABA_FILE
 from zeus_gym.traces.testing import serve_folder
 
+from reliability_helpers import CLI_IN_FOREGROUND
+
 
 def invoke(*args: str):
     return CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
@@ -109,15 +111,14 @@ def test_fetch_groups_refuses_a_file_that_is_not_upstreams(group_file, tmp_path)
     assert not (tmp_path / "dest" / ALIBABA_FILE).exists()
 
 
-# An agent slow enough (200 ms per group) that the run is still going when the test interrupts it
-# (at 40 ms a fast run could finish before the signal arrived).
+# An agent slow enough (40 ms per group) that the run is still going when the test interrupts it.
 SLOW_AGENT = '''
 import time
 from zeus_gym.agents import DefaultAgent
 
 class SlowDefault(DefaultAgent):
     def reset(self, job_info, seed):
-        time.sleep(0.2)
+        time.sleep(0.04)
         super().reset(job_info, seed)
 '''
 
@@ -127,7 +128,7 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_results(group_file, tmp
     agent.write_text(SLOW_AGENT)
     args = cluster_args(group_file, tmp_path / "interrupted", zeus_trace_dir, "--agent", f"{agent}:SlowDefault")
     results = tmp_path / "interrupted" / "results.jsonl"
-    command = [sys.executable, "-c", "from zeus_gym.cli import app; app()", *args, "--workers", "2"]
+    command = [sys.executable, "-c", CLI_IN_FOREGROUND, *args, "--workers", "2"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"})
     deadline = time.monotonic() + 60
     while (not results.exists() or results.read_text().count("\n") < 3) and process.poll() is None and time.monotonic() < deadline:

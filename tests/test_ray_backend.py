@@ -23,6 +23,8 @@ from zeus_gym.benchmark.run import run_benchmark
 from zeus_gym.cli import app
 from zeus_gym.traces import load_trace_set
 
+from reliability_helpers import CLI_IN_FOREGROUND
+
 BENCHMARK_FILES = ("results.csv", "summary.md", "summary.csv", "config.json")
 CLUSTER_FILES = ("results.jsonl", "summary.md", "config.json")
 
@@ -196,14 +198,13 @@ def test_an_interrupted_ray_run_resumes_to_the_same_bytes(ray_cluster, local_ben
     assert (out / "results.csv").read_bytes() == (local_benchmark / "results.csv").read_bytes()
 
 
-# 250 ms per episode, so that the run is still going when the test signals it (50 ms was seen to lose the race).
 SLOW_AGENT = '''
 import time
 from zeus_gym.agents import DefaultAgent
 
 class SlowDefault(DefaultAgent):
     def reset(self, job_info, seed):
-        time.sleep(0.25)
+        time.sleep(0.05)
         super().reset(job_info, seed)
 '''
 
@@ -215,7 +216,7 @@ def test_a_signalled_ray_driver_keeps_its_cases_and_resumes(ray_cluster, zeus_tr
     agents = f"random,{agent}:SlowDefault"
     out = tmp_path / "interrupted"
     address = ray_cluster.get_runtime_context().gcs_address  # a second driver on the test's Ray instance
-    command = [sys.executable, "-c", "from zeus_gym.cli import app; app()",
+    command = [sys.executable, "-c", CLI_IN_FOREGROUND,
                *benchmark_args(out, zeus_trace_dir, agents, "--backend", "ray", "--ray-address", address)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"})
     deadline = time.monotonic() + 60
