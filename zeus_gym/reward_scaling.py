@@ -61,6 +61,6 @@ class ScaledRewards(VecNormalize):
         delta = batch_mean - mean
         total = count + n
         new_mean = mean + delta * n / total
-        m_2 = var * count + batch_var * n + delta * delta * count * n / (count + n)
+        m_2 = var * count + batch_var * n + delta * delta * count * n / total
         # numpy float64 scalars, the types VecNormalize leaves (and saves) there
-        stats.mean, stats.var, stats.count = np.float64(new_mean), np.float64(m_2 / (count + n)), n + count
+        stats.mean, stats.var, stats.count = np.float64(new_mean), np.float64(m_2 / total), total

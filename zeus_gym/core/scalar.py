@@ -18,7 +18,7 @@ import numpy as np
 from zeus_gym.core.features import CONFIG_FEATURES, GLOBAL_FEATURES, NUM_STATIC
 from zeus_gym.core.params import Params
 from zeus_gym.core.sim import State
-from zeus_gym.core.sums import pairwise_sum_range
+from zeus_gym.core.sums import pairwise_sum
 
 _F = len(CONFIG_FEATURES)
 # Columns of a `configs` row, offsets from the row's start.
@@ -80,7 +80,7 @@ def _batch_total(row: np.ndarray, start: int, count: int) -> float:
         for value in row[start : start + count].tolist():
             total += value
         return total
-    return 0.0 + pairwise_sum_range(row[start : start + count].tolist(), 0, count)
+    return pairwise_sum(row[start : start + count].tolist())
 
 
 def step_one(params: Params, state: State, tables: JobTables, b: int, power_index: int, generator: np.random.Generator) -> tuple:

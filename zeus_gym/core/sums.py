@@ -15,10 +15,10 @@ def pairwise_sum(values: list[float]) -> float:
     the tail in order; beyond, the two halves split at a multiple of 8). A numpy reduction costs
     a few µs of call overhead, more than the additions of one batch size's few limits (tested
     equal to numpy on random arrays of every size up to 300)."""
-    return 0.0 + pairwise_sum_range(values, 0, len(values))
+    return 0.0 + _pairwise_range(values, 0, len(values))
 
 
-def pairwise_sum_range(v: list[float], start: int, n: int) -> float:
+def _pairwise_range(v: list[float], start: int, n: int) -> float:
     """The pairwise part of `pairwise_sum` over `v[start:start + n]` (no leading 0.0 added)."""
     if n < 8:
         total = 0.0
@@ -43,4 +43,4 @@ def pairwise_sum_range(v: list[float], start: int, n: int) -> float:
         return total
     half = n // 2
     half -= half % 8
-    return pairwise_sum_range(v, start, half) + pairwise_sum_range(v, start + half, n - half)
+    return _pairwise_range(v, start, half) + _pairwise_range(v, start + half, n - half)
