@@ -85,3 +85,29 @@ def test_auto_backend(zeus_trace_dir):
     assert not isinstance(make_sb3_vec_env(2, workload="squad", gpu="a40", observation="slots"), SB3ScalarVecEnv)
     with pytest.raises(ValueError, match="backend"):
         make_sb3_vec_env(2, backend="numba", workload="squad", gpu="a40")
+
+
+@pytest.mark.parametrize("options", [{"job": ("squad", "v100")}, [{"job": ("imagenet", "a40")}, {}, {"job": ("squad", "v100")}, {"job": ("imagenet", "a40")}]])
+def test_set_options_picks_the_jobs_on_both_backends(zeus_trace_dir, options):
+    kwargs = dict(workload=["squad", "imagenet", "cifar100"], gpu=["a40", "v100"], **SHORT)
+    runs = []
+    for backend in ("scalar", "vector"):
+        venv = make_sb3_vec_env(4, flat_actions=True, backend=backend, **kwargs)
+        venv.set_options(options)
+        venv.seed(3)
+        obs = venv.reset()
+        runs.append(plain((obs, list(venv.reset_infos))))
+        wanted = options if isinstance(options, list) else [options] * 4
+        for info, option in zip(venv.reset_infos, wanted):
+            if option:
+                assert (info["workload"].dataset, info["gpu"]) == option["job"]
+        venv.reset()  # options and seeds are for one reset only, as in SB3
+        assert venv._options == [{}] * 4
+    assert data_equivalence(runs[0], runs[1], exact=True)
+
+
+def test_set_options_refuses_a_reset_mask(zeus_trace_dir):
+    venv = make_sb3_vec_env(2, backend="vector", workload="squad", gpu="v100")
+    venv.set_options({"reset_mask": [True, False]})
+    with pytest.raises(ValueError, match="env 0: set_options takes the options of one env; 'reset_mask' is not one of them"):
+        venv.reset()
