@@ -215,13 +215,13 @@ def test_dagger_rounds_raise_agreement_with_the_teacher_in_the_clones_states(toy
     model = MaskablePPO(ConfigurationScorerPolicy, venv, seed=1, device="cpu")
     # A clone fitted for one epoch only: on this toy, with decision weights, a full cloning fit already
     # agrees with Frugal everywhere its clone goes, which leaves DAgger nothing to show.
-    out = warm_start(model, kwargs, "frugal", steps=600, epochs=1, seed=0, rounds=3, round_steps=600, round_epochs=20)
-    assert out["rounds"] == 3 and len(out["agreement"]) == 3 and len(out["loss"]) == 4
-    assert out["steps"] >= 2400  # the teacher's own 600 steps and three rounds of the clone's
+    out = warm_start(model, kwargs, "frugal", steps=600, epochs=1, seed=0, rounds=2, round_steps=600, round_epochs=20)
+    assert out["rounds"] == 2 and len(out["agreement"]) == 2 and len(out["loss"]) == 3
+    assert out["steps"] >= 1800  # the teacher's own 600 steps and two rounds of the clone's
     # Measured before each refit, in the states of the clone fitted so far: the clone goes where
-    # the teacher would not and acts unlike it there; two rounds of labels there fix that.
+    # the teacher would not and acts unlike it there; one round of labels there fixes that.
     assert out["agreement"][0] < 0.5
-    assert out["agreement"][2] >= 0.9
+    assert out["agreement"][1] >= 0.9
 
 
 def test_dagger_refuses_a_teacher_that_cannot_follow_the_clones_runs(toy_policy):
