@@ -42,10 +42,11 @@ from torch import nn
 from zeus_gym.core.features import CONFIG_FEATURES, GLOBAL_FEATURES
 
 MASKED_LOGIT = -1e8  # as sb3-contrib's masks: exp underflows to exactly 0 in float32
-DERIVED_GLOBALS = ("spent", "horizon", "threshold_share", "trial_margin")
+DERIVED_GLOBALS = ("spent", "horizon", "threshold_share", "affordable_trials")
 # The held-out aim: an episode may cost at most 2 % more than Default's. `affordable_trials` says
 # how many worst-case trials that margin still pays for.
 EPISODE_BUDGET = 1.02
+AFFORDABLE_CAP = 4.0  # beyond a few trials the exact count does not change a decision
 _PROFILE, _B0, _TRIES, _MEAN_COST, _KNOWN, _EPOCH_COST, _MEAN_EPOCHS, _ESTIMATE = (
     CONFIG_FEATURES.index(name)
     for name in ("is_profile", "b0", "tries", "mean_cost", "epoch_cost_known", "epoch_cost", "mean_epochs", "estimate")
@@ -66,27 +67,15 @@ def derived_globals(configs: th.Tensor, globals_: th.Tensor) -> th.Tensor:
       as some batch size has run exactly once (0 before any run): how much one run weighs in the
       episode (24 recurrences on imagenet/P100, hundreds elsewhere);
     - `threshold_share`: `horizon` x threshold / default cost, what one early-stopped trial can cost;
-    - `trial_margin`: tanh(2 (`affordable_trials` - 1)), positive when the budget pays for one
-      failed trial: the decision is at 1 trial, and a learned layer finds a sign more easily than
-      a threshold in a count that is mostly far from it."""
-    spent_share, horizon, threshold_share, count = _episode_terms(configs, globals_)
-    return th.cat([th.log1p(spent_share), horizon, threshold_share, th.tanh(2.0 * (count - 1.0))], dim=1)
-
-
-def affordable_trials(configs: th.Tensor, globals_: th.Tensor) -> th.Tensor:
-    """(n, 1) how many worst-case trials the budget still pays for: (EPISODE_BUDGET - cost so far -
-    the remaining recurrences at the best expected cost known, at most Default's) / one trial's
-    worst case (+inf before any run). Frugal's budget rule, stated on what the observation shows:
-    without it the scorer never learned to refuse a trial in a short job (imagenet/P100), where
-    the horizon alone does not tell whether the power limits' savings pay for one. While
-    `horizon` overstates 1 / num_recurrences (each batch size tried ran more than once) the count
-    errs toward refusing. Without early stopping a trial's worst case is max_epochs at b0's cost
-    per epoch, horizon / (b0's mean epochs / max_epochs)."""
-    return _episode_terms(configs, globals_)[3]
-
-
-def _episode_terms(configs: th.Tensor, globals_: th.Tensor) -> tuple[th.Tensor, th.Tensor, th.Tensor, th.Tensor]:
-    """(spent share, horizon, threshold share, affordable trials), each (n, 1)."""
+    - `affordable_trials`: (EPISODE_BUDGET - cost so far - the remaining recurrences at the best
+      expected cost known, at most Default's) / the worst case of one trial, clamped to
+      [-AFFORDABLE_CAP, AFFORDABLE_CAP]; below 1 a failed trial breaks the budget. Frugal's
+      budget rule, stated on what the observation shows: without it the scorer never learned to
+      refuse a trial in a short job (imagenet/P100), where the horizon alone does not tell
+      whether the power limits' savings pay for one. While `horizon` overstates 1 / num_recurrences
+      (each batch size tried ran more than once) the count is an underestimate: it only ever
+      errs toward refusing. Without early stopping a trial's worst case
+      is max_epochs at b0's cost per epoch, horizon / (b0's mean epochs / max_epochs)."""
     profile = configs[:, :, _PROFILE] > 0.5
     tries = configs[:, :, _TRIES]
     spent_share = (profile * tries * configs[:, :, _MEAN_COST]).sum(dim=1, keepdim=True)
@@ -105,8 +94,8 @@ def _episode_terms(configs: th.Tensor, globals_: th.Tensor) -> tuple[th.Tensor, 
     without_stopping = horizon / th.where(b0_epochs > 0, b0_epochs, th.ones_like(b0_epochs))
     worst = th.where(globals_[:, _ACTIVE : _ACTIVE + 1] > 0.5, threshold_share, without_stopping)
     slack = EPISODE_BUDGET - spent_share - remaining * best
-    count = th.where(worst > 0, slack / th.where(worst > 0, worst, th.ones_like(worst)), th.full_like(worst, th.inf))
-    return spent_share, horizon, threshold_share, count
+    affordable = th.where(worst > 0, slack / th.where(worst > 0, worst, th.ones_like(worst)), th.full_like(worst, AFFORDABLE_CAP))
+    return th.cat([th.log1p(spent_share), horizon, threshold_share, affordable.clamp(-AFFORDABLE_CAP, AFFORDABLE_CAP)], dim=1)
 
 
 class ConfigurationExtractor(BaseFeaturesExtractor):
