@@ -75,7 +75,7 @@ class TrainConfig:
     warm_start: str | None = None  # an agent to imitate before PPO (zeus_gym.imitation), e.g. "frugal"
     warm_start_steps: int = 20_000
     warm_start_epochs: int = 10
-    warm_start_balance: bool = True  # weigh the teacher's decisions whether to explore as much as the rest (zeus_gym.imitation.decision_weights)
+    warm_start_balance: bool = True  # weigh the teacher's explorations as much as the rest (zeus_gym.imitation)
     warm_start_rounds: int = 2  # DAgger rounds after cloning: the clone plays, the teacher labels its states
     warm_start_round_steps: int | None = None  # steps of each round (None: warm_start_steps)
     warm_start_round_epochs: int | None = None  # epochs of each round's refit (None: warm_start_epochs)
