@@ -8,7 +8,7 @@ the logit of configuration k is
     logit_k = w . h_k,    h_k = tanh(A z_k + C max_{j playable} z_j),    z_k = tanh(W [x_k, g])
 
 with x_k the configuration's row, g the global features (plus `derived_globals`: what the episode
-has spent so far, how much one run weighs in it, how many failed trials its budget affords), and the same weights for every k: a
+has spent so far, how much one run weighs in it), and the same weights for every k: a
 DeepSets-style equivariant layer (the max over playable configurations lets a configuration be
 scored against the best others, e.g. "my estimate is the lowest"). Permuting the configurations
 permutes the logits, and the weights do not depend on the number of configurations K (K is read
@@ -42,60 +42,30 @@ from torch import nn
 from zeus_gym.core.features import CONFIG_FEATURES, GLOBAL_FEATURES
 
 MASKED_LOGIT = -1e8  # as sb3-contrib's masks: exp underflows to exactly 0 in float32
-DERIVED_GLOBALS = ("spent", "horizon", "threshold_share", "affordable_trials")
-# The held-out aim: an episode may cost at most 2 % more than Default's. `affordable_trials` says
-# how many worst-case trials that margin still pays for.
-EPISODE_BUDGET = 1.02
-AFFORDABLE_CAP = 4.0  # beyond a few trials the exact count does not change a decision
-_PROFILE, _B0, _TRIES, _MEAN_COST, _KNOWN, _EPOCH_COST, _MEAN_EPOCHS, _ESTIMATE = (
-    CONFIG_FEATURES.index(name)
-    for name in ("is_profile", "b0", "tries", "mean_cost", "epoch_cost_known", "epoch_cost", "mean_epochs", "estimate")
-)
-_PROGRESS, _ACTIVE, _THRESHOLD = (GLOBAL_FEATURES.index(name) for name in ("progress", "threshold_active", "threshold"))
+DERIVED_GLOBALS = ("spent", "horizon", "threshold_share")
+_PROFILE, _TRIES, _MEAN_COST = (CONFIG_FEATURES.index(name) for name in ("is_profile", "tries", "mean_cost"))
+_THRESHOLD = GLOBAL_FEATURES.index("threshold")
 
 
 def derived_globals(configs: th.Tensor, globals_: th.Tensor) -> th.Tensor:
-    """(n, 4) episode-level quantities that are sums or minima over the rows, which neither a
+    """(n, 3) episode-level quantities that are sums or minima over the rows, which neither a
     configuration's own row nor a max-pool can express, and which decide whether an exploration
-    is affordable (what Frugal weighs). Costs are shares of Default's episode (num_recurrences x
-    default cost):
+    is affordable (what Frugal weighs):
 
-    - `spent`: log(1 + the episode's cost so far), summed over the profile rows, which hold each
-      batch size's totals (tries x mean cost); the log keeps it small when a poor policy has spent
-      hundreds of Default episodes;
+    - `spent`: log(1 + the episode's cost so far / (num_recurrences x default cost)), summed over
+      the profile rows, which hold each batch size's totals (tries x mean cost); the log keeps it
+      small when a poor policy has spent hundreds of Default episodes;
     - `horizon`: the smallest positive `tries` of a profile row, i.e. 1 / num_recurrences as soon
       as some batch size has run exactly once (0 before any run): how much one run weighs in the
       episode (24 recurrences on imagenet/P100, hundreds elsewhere);
-    - `threshold_share`: `horizon` x threshold / default cost, what one early-stopped trial can cost;
-    - `affordable_trials`: (EPISODE_BUDGET - cost so far - the remaining recurrences at the best
-      expected cost known, at most Default's) / the worst case of one trial, clamped to
-      [-AFFORDABLE_CAP, AFFORDABLE_CAP]; below 1 a failed trial breaks the budget. Frugal's
-      budget rule, stated on what the observation shows: without it the scorer never learned to
-      refuse a trial in a short job (imagenet/P100), where the horizon alone does not tell
-      whether the power limits' savings pay for one. While `horizon` overstates 1 / num_recurrences
-      (each batch size tried ran more than once) the count is an underestimate: it only ever
-      errs toward refusing. Without early stopping a trial's worst case
-      is max_epochs at b0's cost per epoch, horizon / (b0's mean epochs / max_epochs)."""
+    - `threshold_share`: `horizon` x threshold / default cost, what one early-stopped trial can cost
+      as a share of the episode."""
     profile = configs[:, :, _PROFILE] > 0.5
     tries = configs[:, :, _TRIES]
-    spent_share = (profile * tries * configs[:, :, _MEAN_COST]).sum(dim=1, keepdim=True)
+    spent = th.log1p((profile * tries * configs[:, :, _MEAN_COST]).sum(dim=1, keepdim=True))
     positive = th.where(profile & (tries > 0), tries, th.full_like(tries, th.inf)).min(dim=1, keepdim=True).values
     horizon = th.where(th.isfinite(positive), positive, th.zeros_like(positive))
-    threshold_share = horizon * globals_[:, _THRESHOLD : _THRESHOLD + 1]
-    # b0's expected cost at a limit is known exactly once its cost per epoch is (Default's expected
-    # cost is b0's at its top limit, and `epoch_cost` is relative to that limit's); the others'
-    # rest on their runs' epochs (`estimate`).
-    b0 = configs[:, :, _B0] > 0.5
-    b0_limit = b0 & ~profile & (configs[:, :, _KNOWN] > 0.5)
-    estimate = th.where(b0_limit, configs[:, :, _EPOCH_COST], th.where(b0, th.zeros_like(configs[:, :, _ESTIMATE]), configs[:, :, _ESTIMATE]))
-    best = th.where(estimate > 0, estimate, th.ones_like(estimate)).min(dim=1, keepdim=True).values.clamp(max=1.0)
-    remaining = (1.0 - globals_[:, _PROGRESS : _PROGRESS + 1]).clamp(min=0.0)
-    b0_epochs = (configs[:, :, _MEAN_EPOCHS] * (profile & b0)).sum(dim=1, keepdim=True)
-    without_stopping = horizon / th.where(b0_epochs > 0, b0_epochs, th.ones_like(b0_epochs))
-    worst = th.where(globals_[:, _ACTIVE : _ACTIVE + 1] > 0.5, threshold_share, without_stopping)
-    slack = EPISODE_BUDGET - spent_share - remaining * best
-    affordable = th.where(worst > 0, slack / th.where(worst > 0, worst, th.ones_like(worst)), th.full_like(worst, AFFORDABLE_CAP))
-    return th.cat([th.log1p(spent_share), horizon, threshold_share, affordable.clamp(-AFFORDABLE_CAP, AFFORDABLE_CAP)], dim=1)
+    return th.cat([spent, horizon, horizon * globals_[:, _THRESHOLD : _THRESHOLD + 1]], dim=1)
 
 
 class ConfigurationExtractor(BaseFeaturesExtractor):
