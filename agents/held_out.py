@@ -287,7 +287,7 @@ policy's cost / Default on the validation jobs (the fold's real training jobs, s
     return text
 
 
-def main() -> None:
+def main() -> int | None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--timesteps", type=int, default=60_000)
     parser.add_argument("--seed", type=int, default=0)
@@ -311,15 +311,23 @@ def main() -> None:
     chosen = folds() if args.folds == "all" else [tuple(name.split("-", 1)) for name in args.folds.split(",")]
     start = time.perf_counter()
     resumed = sum((args.output / f"{k}-{h}" / "policy" / "model.zip").is_file() for k, h in chosen)
-    with get_context("spawn").Pool(args.jobs) as pool:  # one fold per task: a failure stops only its fold
-        results = [pool.apply_async(run_fold, (fold, args)) for fold in chosen]
-        failed = []
-        for fold, result in zip(chosen, results):
-            try:
-                print(f"done {result.get()}", flush=True)
-            except Exception as error:  # noqa: BLE001 (reported, the other folds go on)
-                print(f"fold {'-'.join(fold)} failed: {error}", flush=True)
-                failed.append(fold)
+    from zeus_gym.cli.progress import terminate_as_interrupt
+
+    # SIGTERM stops the run as Ctrl-C does: leaving the pool terminates its workers, which a dead
+    # parent would otherwise leave training their folds (and writing into a rerun's log).
+    try:
+        with terminate_as_interrupt(), get_context("spawn").Pool(args.jobs) as pool:  # one fold per task
+            results = [pool.apply_async(run_fold, (fold, args)) for fold in chosen]
+            failed = []
+            for fold, result in zip(chosen, results):
+                try:
+                    print(f"done {result.get()}", flush=True)
+                except Exception as error:  # noqa: BLE001 (reported, the other folds go on)
+                    print(f"fold {'-'.join(fold)} failed: {error}", flush=True)
+                    failed.append(fold)
+    except KeyboardInterrupt:
+        print("interrupted: the finished folds are kept; re-run the same command to resume the others", file=sys.stderr, flush=True)
+        return 130
     if failed:
         raise SystemExit(f"{len(failed)} folds failed; re-run the same command to resume them")
     if args.folds == "all":
