@@ -15,7 +15,10 @@ CHILD = Path(__file__).with_name("reliability_child.py")
 # `zeus-gym` as a terminal's foreground command gets Ctrl-C: a shell that starts the tests in the
 # background (`pytest &`, without job control) makes its children ignore SIGINT, and Python then
 # keeps ignoring it, so a signalled run would finish instead of stopping.
-CLI_IN_FOREGROUND = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); from zeus_gym.cli import app; app()"
+_SIGINT_HANDLER = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+CLI_IN_FOREGROUND = _SIGINT_HANDLER + "from zeus_gym.cli import app; app()"
+# The same for a script: `python -c SCRIPT_IN_FOREGROUND script.py args...`.
+SCRIPT_IN_FOREGROUND = _SIGINT_HANDLER + "import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
 # An agent whose every episode takes 50 ms more: runs last long enough to be interrupted mid-way
 # at a point that does not depend on how loaded the machine is.
 SLOW_AGENT = '''

@@ -10,18 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability_helpers import descendants, is_running, wait_for
+from tests.reliability_helpers import SCRIPT_IN_FOREGROUND, descendants, is_running, wait_for
 
 RECIPE = Path(__file__).resolve().parent.parent / "agents" / "held_out.py"
-# Python's SIGINT handler even when pytest runs in the background (where children ignore SIGINT).
-IN_FOREGROUND = "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_stopped_recipe_leaves_no_worker_running(tmp_path, zeus_trace_dir, signum):
     output = tmp_path / "held_out"
     process = subprocess.Popen(
-        [sys.executable, "-c", IN_FOREGROUND, str(RECIPE), "--timesteps", "100000", "--warm-start", "none", "--folds", "workload-squad",
+        [sys.executable, "-c", SCRIPT_IN_FOREGROUND, str(RECIPE), "--timesteps", "100000", "--warm-start", "none", "--folds", "workload-squad",
          "--jobs", "1", "--output", str(output)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
@@ -38,7 +36,7 @@ def test_a_stopped_recipe_leaves_no_worker_running(tmp_path, zeus_trace_dir, sig
     else:
         process.send_signal(signum)
     try:
-        out, err = process.communicate(timeout=60)
+        _, err = process.communicate(timeout=60)
         assert process.returncode == 130, err
         assert err.strip().splitlines()[-1] == "interrupted: the finished folds are kept; re-run the same command to resume the others"
         wait_for(lambda: not any(is_running(pid) for pid in workers), "the workers to end", timeout=30)

@@ -92,23 +92,20 @@ class SB3VecEnv(VecEnv):
         """Reset every env with its seed and its options (`set_options`, as SB3's `DummyVecEnv`):
         the vector env takes one options dict per call, so envs with equal options reset together."""
         seeds = None if all(seed is None for seed in self._seeds) else list(self._seeds)
-        if not any(self._options):
-            obs, infos = self.venv.reset(seed=seeds)
-            self.reset_infos = unbatch_infos(infos, self.num_envs)
-        else:
-            groups: dict[str, tuple[dict[str, Any], list[int]]] = {}
-            for i, options in enumerate(self._options):
-                if "reset_mask" in (options or {}):
-                    raise ValueError(f"env {i}: set_options takes the options of one env; 'reset_mask' is not one of them")
-                groups.setdefault(repr(sorted((options or {}).items())), (options or {}, []))[1].append(i)
-            self.reset_infos = [{} for _ in range(self.num_envs)]
-            for options, rows in groups.values():
-                mask = np.zeros(self.num_envs, dtype=bool)
-                mask[rows] = True
-                obs, infos = self.venv.reset(seed=seeds, options={**options, "reset_mask": mask})
-                per_env = unbatch_infos(infos, self.num_envs)
-                for i in rows:
-                    self.reset_infos[i] = per_env[i]
+        groups: dict[str, tuple[dict[str, Any], list[int]]] = {}
+        for i, options in enumerate(self._options):
+            options = options or {}
+            if "reset_mask" in options:
+                raise ValueError(f"env {i}: set_options takes the options of one env; 'reset_mask' is not one of them")
+            groups.setdefault(repr(sorted(options.items())), (options, []))[1].append(i)
+        self.reset_infos = [{} for _ in range(self.num_envs)]
+        for options, rows in groups.values():  # one group, of all envs, without set_options
+            mask = np.zeros(self.num_envs, dtype=bool)
+            mask[rows] = True
+            obs, infos = self.venv.reset(seed=seeds, options={**options, "reset_mask": mask})
+            per_env = unbatch_infos(infos, self.num_envs)
+            for i in rows:
+                self.reset_infos[i] = per_env[i]
         self._reset_seeds()
         self._reset_options()
         return obs
