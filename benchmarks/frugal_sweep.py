@@ -31,7 +31,7 @@ def per_pair(make_agent, seeds, eta: float, beta: float) -> dict[tuple[str, str]
     """Mean cost / Default over seeds, per (workload, GPU)."""
     result = {}
     for workload, gpu in itertools.product(WORKLOADS, GPUS):
-        env = gym.make("ZeusGym/RecurringJob-v1", workload=workload, gpu=gpu, eta_knob=eta, beta_knob=beta)
+        env = gym.make("ZeusGym/RecurringJob-v2", workload=workload, gpu=gpu, eta_knob=eta, beta_knob=beta)
         result[workload, gpu] = statistics.fmean(run_episode(env, make_agent(), seed).summary.vs_default for seed in seeds)
     return result
 

@@ -1,4 +1,4 @@
-"""Single-env steps per second of RecurringJob-v1 with random actions, next to references measured
+"""Single-env steps per second of RecurringJob-v2 with random actions, next to references measured
 in the same run: Gymnasium's CartPole-v1 (a pure-Python env) and, if zeus==0.16.0 is installed, the
 reference simulator's own run (`Simulator._run_job`, one pandas-based run per step).
 
@@ -40,7 +40,7 @@ def reference_runs_per_second(workload: str, gpu: str, runs: int) -> float | Non
         return None
     from zeus_gym.traces import load_trace_set
 
-    env = gym.make("ZeusGym/RecurringJob-v1", workload=workload, gpu=gpu).unwrapped
+    env = gym.make("ZeusGym/RecurringJob-v2", workload=workload, gpu=gpu).unwrapped
     job = env.params.jobs[0]
     root = load_trace_set().root
     simulator = Simulator(pd.read_csv(root / "summary_train.csv"), pd.read_csv(root / f"summary_power_{gpu}.csv"), None, None, verbose=False)
@@ -67,12 +67,12 @@ def main() -> None:
     # its best round, so that the ratio compares the two under the same conditions.
     ours = bare = cartpole = 0.0
     for _ in range(args.rounds):
-        ours = max(ours, steps_per_second(gym.make("ZeusGym/RecurringJob-v1", workload=args.workload, gpu=args.gpu), args.steps))
-        bare = max(bare, steps_per_second(gym.make("ZeusGym/RecurringJob-v1", workload=args.workload, gpu=args.gpu).unwrapped, args.steps))
+        ours = max(ours, steps_per_second(gym.make("ZeusGym/RecurringJob-v2", workload=args.workload, gpu=args.gpu), args.steps))
+        bare = max(bare, steps_per_second(gym.make("ZeusGym/RecurringJob-v2", workload=args.workload, gpu=args.gpu).unwrapped, args.steps))
         cartpole = max(cartpole, steps_per_second(gym.make("CartPole-v1"), args.steps))
     reference = reference_runs_per_second(args.workload, args.gpu, max(args.steps // 50, 100))
-    print(f"RecurringJob-v1 ({args.workload}, {args.gpu}), gym.make: {ours:12,.0f} steps/s")
-    print(f"RecurringJob-v1 unwrapped:                     {bare:12,.0f} steps/s")
+    print(f"RecurringJob-v2 ({args.workload}, {args.gpu}), gym.make: {ours:12,.0f} steps/s")
+    print(f"RecurringJob-v2 unwrapped:                     {bare:12,.0f} steps/s")
     print(f"CartPole-v1, gym.make (same run):              {cartpole:12,.0f} steps/s   ratio ours/CartPole = {ours / cartpole:.2f}")
     if reference is None:
         print("zeus==0.16.0 not installed: no reference simulator timing")

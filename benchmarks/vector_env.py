@@ -1,4 +1,4 @@
-"""Vector-env steps per second (sub-environment steps) of the native RecurringJob-v1 vector env
+"""Vector-env steps per second (sub-environment steps) of the native RecurringJob-v2 vector env
 and of SyncVectorEnv over single envs at the same N, measured in the same run, random actions.
 
     ZEUS_GYM_TRACE_DIR=... python benchmarks/vector_env.py [--sizes 1,64,1024] [--seconds 2]
@@ -13,7 +13,7 @@ import gymnasium as gym
 
 import zeus_gym  # noqa: F401
 
-ENV_ID = "ZeusGym/RecurringJob-v1"
+ENV_ID = "ZeusGym/RecurringJob-v2"
 
 
 def steps_per_second(envs: gym.vector.VectorEnv, seconds: float) -> float:

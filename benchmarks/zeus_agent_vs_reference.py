@@ -1,5 +1,5 @@
 """Time per recurrence of Zeus in the reference simulator (zeus==0.16.0, pandas) and of ZeusAgent
-on RecurringJob-v1, on the same job, knobs and seeds, in the same run; checks both made the same
+on RecurringJob-v2, on the same job, knobs and seeds, in the same run; checks both made the same
 runs, and prints the ratio and the env's share (its steps replayed alone). Also times N ZeusAgents
 on the native vector env (one numpy step for N seeds), where the env's per-step overhead is shared.
 
@@ -29,7 +29,7 @@ def reference_runs(workload: str, gpu: str, eta: float, beta: float, seed: int) 
     from zeus._legacy.policy.optimizer import JITPowerLimitOptimizer, PruningGTSBatchSizeOptimizer
     from zeus._legacy.simulate import Simulator
 
-    info = gym.make("ZeusGym/RecurringJob-v1", workload=workload, gpu=gpu).unwrapped.job_info
+    info = gym.make("ZeusGym/RecurringJob-v2", workload=workload, gpu=gpu).unwrapped.job_info
     spec, root = info["workload"], load_trace_set().root
     job = Job(spec.dataset, spec.network, spec.optimizer, spec.target_metric, spec.max_epochs, info["b0"])
     train, power = pd.read_csv(root / "summary_train.csv"), pd.read_csv(root / f"summary_power_{gpu}.csv")
@@ -44,7 +44,7 @@ def reference_runs(workload: str, gpu: str, eta: float, beta: float, seed: int) 
 def env_runs(workload: str, gpu: str, eta: float, beta: float, seed: int) -> tuple[list[tuple], int, float, float]:
     """ZeusAgent's runs on the env, its recurrences, the seconds the episode took, and the seconds
     the env alone takes to replay the episode's actions (the rest is the agent and the runner)."""
-    env = gym.make("ZeusGym/RecurringJob-v1", workload=workload, gpu=gpu, eta_knob=eta, beta_knob=beta)
+    env = gym.make("ZeusGym/RecurringJob-v2", workload=workload, gpu=gpu, eta_knob=eta, beta_knob=beta)
     start = time.perf_counter()
     episode = run_episode(env, ZeusAgent(), seed=seed)
     seconds = time.perf_counter() - start
@@ -64,9 +64,9 @@ def env_runs(workload: str, gpu: str, eta: float, beta: float, seed: int) -> tup
 
 def vector_seconds_per_recurrence(workload: str, gpu: str, eta: float, beta: float, num_envs: int) -> float:
     """N ZeusAgents, seeds 0..N-1, one episode each on the native vector env."""
-    envs = gym.make_vec("ZeusGym/RecurringJob-v1", num_envs=num_envs, workload=workload, gpu=gpu, eta_knob=eta, beta_knob=beta)
+    envs = gym.make_vec("ZeusGym/RecurringJob-v2", num_envs=num_envs, workload=workload, gpu=gpu, eta_knob=eta, beta_knob=beta)
     agents = [ZeusAgent() for _ in range(num_envs)]
-    job_info = gym.make("ZeusGym/RecurringJob-v1", workload=workload, gpu=gpu, eta_knob=eta, beta_knob=beta).unwrapped.job_info
+    job_info = gym.make("ZeusGym/RecurringJob-v2", workload=workload, gpu=gpu, eta_knob=eta, beta_knob=beta).unwrapped.job_info
     start = time.perf_counter()
     observations, infos = envs.reset(seed=0)
     for i, agent in enumerate(agents):
@@ -111,7 +111,7 @@ def main() -> None:
     vector_each = vector_seconds_per_recurrence(*case, args.num_envs)
     print(f"{args.workload} on {args.gpu}, eta {args.eta}, beta {args.beta}, seeds {args.seeds}: {recurrences} recurrences, identical runs")
     print(f"reference simulator (zeus==0.16.0)   {reference_each * 1e6:10.1f} us per recurrence")
-    print(f"RecurringJob-v1 + ZeusAgent          {episode_each * 1e6:10.1f} us per recurrence   {reference_each / episode_each:6.1f}x faster")
+    print(f"RecurringJob-v2 + ZeusAgent          {episode_each * 1e6:10.1f} us per recurrence   {reference_each / episode_each:6.1f}x faster")
     print(f"  of which the env's steps           {env_time / recurrences * 1e6:10.1f} us per recurrence")
     print(f"vector env ({args.num_envs} envs) + ZeusAgents   {vector_each * 1e6:10.1f} us per recurrence   {reference_each / vector_each:6.1f}x faster")
 

@@ -38,7 +38,7 @@ from zeus_gym.benchmark.grid import DEFAULT_AGENTS
 from zeus_gym.cli import app
 from zeus_gym.runner import run_episode
 
-ENV_ID = "ZeusGym/RecurringJob-v1"
+ENV_ID = "ZeusGym/RecurringJob-v2"
 TRAIN = """dataset,network,batch_size,optimizer,learning_rate,run,target_metric,target_epoch
 toy,net,8,sgd,0.1,1,0.5,5
 toy,net,16,sgd,0.1,1,0.5,5

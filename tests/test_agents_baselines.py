@@ -18,7 +18,7 @@ from zeus_gym.agents import (
 )
 from zeus_gym.runner import run_episode
 
-ENV_ID = "ZeusGym/RecurringJob-v1"
+ENV_ID = "ZeusGym/RecurringJob-v2"
 GPUS = ("a40", "p100", "rtx6000", "v100")
 # b0 misses the target on some paths: recurrences need retries (Default's cost is E[run] / P(reach)).
 RETRYING = dataclasses.replace(zeus_gym.WORKLOADS["cifar100"], max_epochs=42, cap_b0=False, b0=512)

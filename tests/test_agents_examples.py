@@ -15,7 +15,7 @@ UCB = f"{Path(__file__).resolve().parents[1] / 'agents' / 'ucb_bandit.py'}:UCBAg
 
 
 def test_ucb_example_profiles_each_batch_size_once_then_settles(zeus_trace_dir):
-    env = gym.make("ZeusGym/RecurringJob-v1", workload="librispeech", gpu="a40", num_recurrences=120)
+    env = gym.make("ZeusGym/RecurringJob-v2", workload="librispeech", gpu="a40", num_recurrences=120)
     agent = load_agent(UCB)
     assert isinstance(agent, Agent)
     episode = run_episode(env, agent, seed=3)

@@ -33,7 +33,7 @@ helper = 3
 
 
 def test_built_in_names(zeus_trace_dir):
-    env = gym.make("ZeusGym/RecurringJob-v1", workload="squad", gpu="a40")
+    env = gym.make("ZeusGym/RecurringJob-v2", workload="squad", gpu="a40")
     kinds = {name: type(load_agent(name, env)) for name in AGENTS}
     assert kinds == {"zeus": ZeusAgent, "frugal": FrugalAgent, "default": DefaultAgent, "oracle": OracleAgent, "grid": GridSearchAgent, "random": RandomAgent}
     assert load_agent("zeus") is not load_agent("zeus")  # a new agent each time

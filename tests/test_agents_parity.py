@@ -54,7 +54,7 @@ def case_id(case: tuple) -> str:
 
 def make_env(case: tuple) -> gym.Env:
     workload, gpu, eta, beta, recurrences, _ = case
-    return gym.make("ZeusGym/RecurringJob-v1", workload=workload, gpu=gpu, eta_knob=eta, beta_knob=beta, num_recurrences=recurrences)
+    return gym.make("ZeusGym/RecurringJob-v2", workload=workload, gpu=gpu, eta_knob=eta, beta_knob=beta, num_recurrences=recurrences)
 
 
 @functools.lru_cache(maxsize=None)

@@ -22,7 +22,7 @@ from zeus_gym.runner import run_episode
 optimizer = pytest.importorskip("zeus._legacy.policy.optimizer", reason="zeus==0.16.0 is a test dependency")
 from zeus._legacy.job import Job  # noqa: E402
 
-ENV_ID = "ZeusGym/RecurringJob-v1"
+ENV_ID = "ZeusGym/RecurringJob-v2"
 
 
 @st.composite

@@ -56,7 +56,7 @@ def test_writes_one_row_per_case_and_the_files(small_run, zeus_trace_dir):
         assert (row["eta"], row["beta"], row["recurrences"]) == (0.5, 2.0, 12)
         assert row["cost_over_default"] == (row["total_cost"] / row["recurrences"]) / row["default_cost"]
         assert row["cost_over_oracle"] == (row["total_cost"] / row["recurrences"]) / row["oracle_cost"]
-        env = gym.make("ZeusGym/RecurringJob-v1", workload=row["workload"], gpu="a40", num_recurrences=12, trace_dir=zeus_trace_dir)
+        env = gym.make("ZeusGym/RecurringJob-v2", workload=row["workload"], gpu="a40", num_recurrences=12, trace_dir=zeus_trace_dir)
         summary = run_episode(env, load_agent(row["agent"], env), seed=row["seed"]).summary
         assert (row["total_energy"], row["total_time"], row["total_cost"]) == (summary.energy, summary.time, summary.cost)
         assert (row["default_cost"], row["oracle_cost"], row["runs"]) == (summary.default_cost, summary.oracle_cost, summary.runs)
@@ -160,7 +160,7 @@ def test_zeus_rows_equal_the_reference_simulator(zeus_trace_dir, tmp_path):
     for row in rows:
         runs, gave_up = reference_history(zeus_trace_dir, (row["workload"], "v100", 0.5, 2.0, None, row["seed"]))
         assert not gave_up and row["fallbacks"] == 0
-        max_power = gym.make("ZeusGym/RecurringJob-v1", workload=row["workload"], gpu="v100").unwrapped.job_info["max_power"]
+        max_power = gym.make("ZeusGym/RecurringJob-v2", workload=row["workload"], gpu="v100").unwrapped.job_info["max_power"]
         assert row["runs"] == len(runs) and row["recurrences"] == sum(reached for *_, reached in runs)
         assert row["total_energy"] == math.fsum(energy for _, _, energy, _, _ in runs)
         assert row["total_time"] == math.fsum(time for _, _, _, time, _ in runs)

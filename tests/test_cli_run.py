@@ -36,7 +36,7 @@ def test_zeus_history_is_the_reference_history(zeus_trace_dir, tmp_path):
     for line, record in zip(lines, records):
         for key in ("energy", "time", "cost"):
             assert f'"{key}": {record[key]!r}' in line  # repr-exact: the same bits come back
-    env = gym.make("ZeusGym/RecurringJob-v1", workload="librispeech", gpu="v100")
+    env = gym.make("ZeusGym/RecurringJob-v2", workload="librispeech", gpu="v100")
     assert records == run_episode(env, ZeusAgent(), seed=1).history_lines()
     expected, gave_up = reference_history(zeus_trace_dir, ("librispeech", "v100", 0.5, 2.0, None, 1))
     assert not gave_up
@@ -107,6 +107,6 @@ def test_bad_options_print_one_line(zeus_trace_dir, args, message):
 
 def test_default_recurrences_are_two_b_p(zeus_trace_dir):
     result = invoke("--agent", "oracle", "--workload", "sentiment140", "--gpu", "p100", trace_dir=zeus_trace_dir)
-    info = gym.make("ZeusGym/RecurringJob-v1", workload="sentiment140", gpu="p100").unwrapped.job_info
+    info = gym.make("ZeusGym/RecurringJob-v2", workload="sentiment140", gpu="p100").unwrapped.job_info
     assert info["num_recurrences"] == 2 * len(info["batch_sizes"]) * len(info["power_limits"])
     assert f"recurrences  {info['num_recurrences']} in" in result.output

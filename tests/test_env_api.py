@@ -1,4 +1,4 @@
-"""Gymnasium and SB3 conformance of RecurringJob-v1 on every workload and GPU, determinism, errors."""
+"""Gymnasium and SB3 conformance of RecurringJob-v2 on every workload and GPU, determinism, errors."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import zeus_gym
 
-ENV_ID = "ZeusGym/RecurringJob-v1"
+ENV_ID = "ZeusGym/RecurringJob-v2"
 PAIRS = list(itertools.product(zeus_gym.WORKLOADS, ("a40", "p100", "rtx6000", "v100")))
 
 

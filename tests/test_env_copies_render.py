@@ -12,7 +12,7 @@ import pytest
 import zeus_gym  # noqa: F401  (registers the environments)
 from zeus_gym.envs import RecurringJobEnv, RecurringJobVectorEnv
 
-ENV_ID = "ZeusGym/RecurringJob-v1"
+ENV_ID = "ZeusGym/RecurringJob-v2"
 COPIES = {"deepcopy": copy.deepcopy, "pickle": lambda env: pickle.loads(pickle.dumps(env))}
 
 

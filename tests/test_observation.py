@@ -29,7 +29,7 @@ B16_W100, B16_W200, B16_PROFILE = 3, 4, 5
 def toy(tmp_path):
     (tmp_path / "summary_train.csv").write_text(TRAIN)
     (tmp_path / "summary_power_toy.csv").write_text(POWER)
-    env = gym.make("ZeusGym/RecurringJob-v1", workload=SPEC, gpu="toy", trace_dir=tmp_path)
+    env = gym.make("ZeusGym/RecurringJob-v2", workload=SPEC, gpu="toy", trace_dir=tmp_path)
     return env
 
 
@@ -47,7 +47,7 @@ def test_fresh_observation_has_only_static_facts(toy):
     assert col["batch"][B16_W200] == pytest.approx((4 + 1) / 17)
     for name in CONFIG_FEATURES[5:]:
         assert not col[name].any(), name
-    assert obs["globals"].tolist() == pytest.approx([0, 0, 0, 0, 0, 0, 0, 0, 0.5, 0.5])
+    assert obs["globals"].tolist() == pytest.approx([0, 0, 0, 0, 0, 0, 0, 0, 0.5, 0.5, 1 / 12])  # 12 recurrences
 
 
 def test_a_run_reveals_its_cost_per_epoch_and_epochs(toy):
@@ -67,6 +67,7 @@ def test_a_run_reveals_its_cost_per_epoch_and_epochs(toy):
     glob = dict(zip(GLOBAL_FEATURES, obs["globals"].tolist()))
     assert (glob["progress"], glob["threshold_active"], glob["threshold"]) == pytest.approx((1 / 12, 1.0, 2.0))
     assert (glob["last_ran"], glob["last_reached"], glob["last_cost"], glob["last_profiled"]) == (1, 1, 1, 0)
+    assert glob["inverse_recurrences"] == pytest.approx(1 / 12)
 
 
 def test_a_profile_reveals_every_limit_of_the_batch_size(toy):
@@ -89,7 +90,7 @@ def test_observation_is_one_contiguous_buffer(toy):
 
 @pytest.mark.parametrize("workload, gpu", [("all", "all"), ("movielens-1m", "rtx6000")])
 def test_checkers_pass_without_warnings(zeus_trace_dir, workload, gpu):
-    env = gym.make("ZeusGym/RecurringJob-v1", workload=workload, gpu=gpu, slots=(15, 9)).unwrapped
+    env = gym.make("ZeusGym/RecurringJob-v2", workload=workload, gpu=gpu, slots=(15, 9)).unwrapped
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_env(env)
@@ -99,7 +100,7 @@ def test_checkers_pass_without_warnings(zeus_trace_dir, workload, gpu):
 
 def test_unknown_observation_layout_is_one_line_error(zeus_trace_dir):
     with pytest.raises(ValueError, match=r"observation must be one of 'configs', 'slots', got 'grid'"):
-        gym.make("ZeusGym/RecurringJob-v1", observation="grid")
+        gym.make("ZeusGym/RecurringJob-v2", observation="grid")
 
 
 def _with_batch_total(per_limit):
@@ -140,7 +141,7 @@ def configs_from_scratch(params, state):
 
 @pytest.mark.parametrize("workload, gpu", [("all", "all"), ("movielens-1m", "rtx6000"), ("procedural", "all")])
 def test_incremental_rows_equal_the_definition(zeus_trace_dir, workload, gpu):
-    envs = gym.make_vec("ZeusGym/RecurringJob-v1", num_envs=8, workload=workload, gpu=gpu, slots=(15, 9), num_recurrences=6,
+    envs = gym.make_vec("ZeusGym/RecurringJob-v2", num_envs=8, workload=workload, gpu=gpu, slots=(15, 9), num_recurrences=6,
                         max_retries=3, vectorization_mode="vector_entry_point")
     obs, _ = envs.reset(seed=3)
     envs.action_space.seed(3)

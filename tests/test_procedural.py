@@ -17,7 +17,7 @@ import zeus_gym  # noqa: F401
 from zeus_gym.procedural import SYNTHETIC, ProceduralJobs, _flatten
 from zeus_gym.wrappers import FlatActions
 
-ENV_ID = "ZeusGym/RecurringJob-v1"
+ENV_ID = "ZeusGym/RecurringJob-v2"
 
 
 @pytest.fixture(scope="module")

@@ -49,6 +49,6 @@ def test_run_episode_returns_an_episode_as_the_readme_says():
     from zeus_gym.runner import Episode, run_episode
 
     assert "returns an `Episode`" in README
-    env = gym.make("ZeusGym/RecurringJob-v1", workload="squad", gpu="a40", num_recurrences=3)
+    env = gym.make("ZeusGym/RecurringJob-v2", workload="squad", gpu="a40", num_recurrences=3)
     episode = run_episode(env, DefaultAgent(), seed=0)
     assert isinstance(episode, Episode) and episode.summary.recurrences == 3 and len(episode.history) >= 3

@@ -49,7 +49,7 @@ def test_episode_matches_reference(zeus_trace_dir, workload, gpu, eta, beta):
     """Scripted random choices give the same run-by-run energy, time, limit and outcome as the
     reference, across retries, early stops, runs that cannot start and profiles."""
     recurrences = 6
-    env = gym.make("ZeusGym/RecurringJob-v1", workload=workload, gpu=gpu, eta_knob=eta, beta_knob=beta, num_recurrences=recurrences).unwrapped
+    env = gym.make("ZeusGym/RecurringJob-v2", workload=workload, gpu=gpu, eta_knob=eta, beta_knob=beta, num_recurrences=recurrences).unwrapped
     job = env.params.jobs[0]
     for seed in (1, 2):
         choices = random_choices(job, np.random.default_rng(seed + 100), 200)

@@ -16,7 +16,7 @@ from zeus_gym.cluster.groups import GroupTable
 
 
 def _make(**kwargs):
-    return gym.make("ZeusGym/RecurringJob-v1", workload="squad", gpu="a40", **kwargs).unwrapped
+    return gym.make("ZeusGym/RecurringJob-v2", workload="squad", gpu="a40", **kwargs).unwrapped
 
 
 def _trajectory(env, steps: int = 30) -> list[tuple]:
@@ -65,7 +65,7 @@ def test_bad_slots_name_the_argument(zeus_trace_dir: Path, slots) -> None:
 
 
 def test_an_unknown_reset_option_is_refused_listing_the_known_ones(zeus_trace_dir: Path) -> None:
-    env = gym.make("ZeusGym/RecurringJob-v1", workload=["squad", "imagenet"], gpu="a40", trace_dir=zeus_trace_dir)
+    env = gym.make("ZeusGym/RecurringJob-v2", workload=["squad", "imagenet"], gpu="a40", trace_dir=zeus_trace_dir)
     with pytest.raises(ValueError, match=r"unknown reset option\(s\) 'jobs': the known options are 'job'$"):
         env.reset(seed=0, options={"jobs": 1})
     env.reset(seed=0, options={"job": 1})  # the known one works
@@ -73,7 +73,7 @@ def test_an_unknown_reset_option_is_refused_listing_the_known_ones(zeus_trace_di
 
 
 def test_the_vector_env_refuses_unknown_reset_options(zeus_trace_dir: Path) -> None:
-    envs = gym.make_vec("ZeusGym/RecurringJob-v1", num_envs=3, workload="squad", gpu="a40", trace_dir=zeus_trace_dir)
+    envs = gym.make_vec("ZeusGym/RecurringJob-v2", num_envs=3, workload="squad", gpu="a40", trace_dir=zeus_trace_dir)
     with pytest.raises(ValueError, match=r"unknown reset option\(s\) 'mask', 'seed': the known options are 'job', 'reset_mask'"):
         envs.reset(seed=0, options={"mask": [True, False, True], "seed": 1})
     envs.reset(seed=0, options={"reset_mask": np.array([True, True, True])})

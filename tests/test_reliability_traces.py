@@ -58,7 +58,7 @@ def test_the_toy_folder_is_valid_and_makes_an_env(tmp_path: Path) -> None:
     folder = toy_folder(tmp_path)
     assert load_trace_set(folder).gpus == ("a40",)
     spec = {"dataset": "squad", "network": "bert", "optimizer": "adamw", "target_metric": 84.0, "max_epochs": 6, "b0": 16}
-    env = gym.make("ZeusGym/RecurringJob-v1", workload=spec, gpu="a40", trace_dir=folder)
+    env = gym.make("ZeusGym/RecurringJob-v2", workload=spec, gpu="a40", trace_dir=folder)
     env.reset(seed=0)
     env.step(env.action_space.sample())
 
@@ -171,7 +171,7 @@ def test_the_widest_allowed_spread_still_builds_valid_spaces(tmp_path: Path) -> 
     folder = toy_folder(tmp_path, power=rows)
     assert MAX_COST_SPREAD / 2 < high / low < MAX_COST_SPREAD
     spec = {"dataset": "squad", "network": "bert", "optimizer": "adamw", "target_metric": 84.0, "max_epochs": 6, "b0": 16}
-    env = gym.make("ZeusGym/RecurringJob-v1", workload=spec, gpu="a40", trace_dir=folder)
+    env = gym.make("ZeusGym/RecurringJob-v2", workload=spec, gpu="a40", trace_dir=folder)
     obs, _ = env.reset(seed=0)
     for _ in range(20):
         assert env.observation_space.contains(obs)

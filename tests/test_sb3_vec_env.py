@@ -36,7 +36,7 @@ def rollout(venv, actions: np.ndarray) -> list:
 @pytest.mark.parametrize("backend", ["scalar", "vector"])
 def test_adapter_equals_dummy_vec_env(zeus_trace_dir, num_envs, backend):
     ours = make_sb3_vec_env(num_envs, backend=backend, **KWARGS)
-    theirs = DummyVecEnv([lambda: gym.make("ZeusGym/RecurringJob-v1", **KWARGS) for _ in range(num_envs)])
+    theirs = DummyVecEnv([lambda: gym.make("ZeusGym/RecurringJob-v2", **KWARGS) for _ in range(num_envs)])
     ours.action_space.seed(0)
     actions = np.array([[ours.action_space.sample() for _ in range(num_envs)] for _ in range(60)])
     a, b = rollout(ours, actions), rollout(theirs, actions)

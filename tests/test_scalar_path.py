@@ -42,7 +42,7 @@ def _assert_same_state(a, b):
 
 @pytest.mark.parametrize("kwargs", CASES, ids=lambda k: "-".join(map(str, k.values())))
 def test_fast_path_equals_the_core_step(zeus_trace_dir, kwargs):
-    env = gym.make("ZeusGym/RecurringJob-v1", **kwargs).unwrapped
+    env = gym.make("ZeusGym/RecurringJob-v2", **kwargs).unwrapped
     env.action_space.seed(7)
     for episode in range(3):
         env.reset(seed=episode)
@@ -72,7 +72,7 @@ def test_fast_path_equals_the_core_step(zeus_trace_dir, kwargs):
 
 
 def test_observation_is_one_fresh_buffer(zeus_trace_dir):
-    env = gym.make("ZeusGym/RecurringJob-v1")
+    env = gym.make("ZeusGym/RecurringJob-v2")
     first, _ = env.reset(seed=0)
     second, *_ = env.step(env.action_space.sample())
     base = second["configs"].base
@@ -111,7 +111,7 @@ def test_pairwise_sum_data_tells_summation_orders_apart():
 
 @pytest.mark.parametrize("kwargs", CASES[:3] + CASES[-1:], ids=lambda k: "-".join(map(str, k.values())))
 def test_step_into_writes_the_observation_step_returns(zeus_trace_dir, kwargs):
-    env = gym.make("ZeusGym/RecurringJob-v1", **kwargs).unwrapped
+    env = gym.make("ZeusGym/RecurringJob-v2", **kwargs).unwrapped
     twin = copy.deepcopy(env)
     env.action_space.seed(3)
     obs, info = env.reset(seed=4)

@@ -16,7 +16,7 @@ from zeus_gym.cli import app
 from zeus_gym.training import Sb3Agent
 from zeus_gym.wrappers import FlatActions, InvalidActionPenalty
 
-ENV_ID = "ZeusGym/RecurringJob-v1"
+ENV_ID = "ZeusGym/RecurringJob-v2"
 ENVS = {
     "single": dict(workload="movielens-1m", gpu="rtx6000"),
     "multi": dict(workload="all", gpu="all", slots=(15, 9)),

@@ -12,7 +12,7 @@ import zeus_gym  # noqa: F401
 from zeus_gym.core.draws import BufferedDraw, GeneratorDraw
 from zeus_gym.envs import RecurringJobVectorEnv
 
-ENV_ID = "ZeusGym/RecurringJob-v1"
+ENV_ID = "ZeusGym/RecurringJob-v2"
 SHORT = dict(num_recurrences=3, max_retries=4)
 
 

@@ -40,7 +40,7 @@ the env's `job_info["synthetic"]` too. MAXPOWER of a generated job is its own la
 real GPUs' jobs all share their GPU's largest limit).
 
 ```python
-env = gym.make("ZeusGym/RecurringJob-v1", workload="procedural", gpu="all", slots=(15, 9))
+env = gym.make("ZeusGym/RecurringJob-v2", workload="procedural", gpu="all", slots=(15, 9))
 obs, info = env.reset(seed=0)  # a new synthetic job every reset, drawn with env.np_random
 ```
 """

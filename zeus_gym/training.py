@@ -1,4 +1,4 @@
-"""Train Stable-Baselines3 / sb3-contrib policies on RecurringJob-v1 and play them as agents.
+"""Train Stable-Baselines3 / sb3-contrib policies on RecurringJob-v2 and play them as agents.
 
 Needs the `rl` extra. MaskablePPO trains `zeus_gym.policies.ConfigurationScorerPolicy` (one shared
 scorer per configuration) by default; the other algorithms SB3's `MultiInputPolicy`. `workloads`
@@ -26,6 +26,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecEnvWrapper,
 
 import zeus_gym
 from zeus_gym.agents.base import BaseAgent
+from zeus_gym.core.features import GLOBAL_FEATURES
 from zeus_gym.folder_lock import lock_folder
 from zeus_gym.policies import ConfigurationScorerPolicy
 from zeus_gym.procedural import PROCEDURAL, ProceduralJobs
@@ -69,13 +70,13 @@ class TrainConfig:
     invalid_action_penalty: float = 1.0
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     policy: str = "auto"  # "scorer" (the default of maskable-ppo, which it needs masks for) or "mlp"
-    observation: str = "configs"  # the env's observation layout (v1); "slots" is v0's
+    observation: str = "configs"  # the env's observation layout (v2); "slots" is v0's
     procedural: dict[str, Any] = field(default_factory=dict)  # ProceduralJobs arguments, with `procedural` workloads
     torch_threads: int = 1  # a second thread made updates 10x slower on a shared 2-core machine
     warm_start: str | None = None  # an agent to imitate before PPO (zeus_gym.imitation), e.g. "frugal"
     warm_start_steps: int = 20_000
     warm_start_epochs: int = 10
-    warm_start_balance: bool = True  # weigh the teacher's explorations as much as the rest (zeus_gym.imitation)
+    warm_start_balance: bool = True  # weigh the teacher's decisions whether to explore as much as the rest (zeus_gym.imitation.decision_weights)
     warm_start_rounds: int = 2  # DAgger rounds after cloning: the clone plays, the teacher labels its states
     warm_start_round_steps: int | None = None  # steps of each round (None: warm_start_steps)
     warm_start_round_epochs: int | None = None  # epochs of each round's refit (None: warm_start_epochs)
@@ -101,7 +102,7 @@ class TrainConfig:
         self.hyperparameters = {**HYPERPARAMETERS[self.algo], **self.hyperparameters}
 
     def env_kwargs(self) -> dict[str, Any]:
-        """Arguments of `RecurringJob-v1` (without workload and gpu)."""
+        """Arguments of `RecurringJob-v2` (without workload and gpu)."""
         return dict(eta_knob=self.eta, beta_knob=self.beta, max_retries=self.max_retries, num_recurrences=self.num_recurrences,
                     slots=self.slots, observation=self.observation, trace_dir=self.trace_dir)
 
@@ -145,7 +146,7 @@ def make_training_env(config: TrainConfig) -> EnvTimer:
         venv: VecEnv = make_sb3_vec_env(config.n_envs, flat_actions=True, **kwargs)
     else:
         def make() -> gym.Env:
-            env = gym.make("ZeusGym/RecurringJob-v1", **kwargs).unwrapped
+            env = gym.make("ZeusGym/RecurringJob-v2", **kwargs).unwrapped
             return InvalidActionPenalty(FlatActions(env) if config.algo in FLAT else env, penalty=config.invalid_action_penalty)
 
         venv = DummyVecEnv([make] * config.n_envs)
@@ -228,6 +229,11 @@ class Sb3Agent(BaseAgent):
         if key not in _MODELS:
             _MODELS[key] = ALGORITHMS[self.config.algo].load(path, device="cpu")
         self.model = _MODELS[key]
+        if self.config.observation == "configs":
+            globals_ = self.model.observation_space["globals"].shape[0]
+            if globals_ != len(GLOBAL_FEATURES):
+                raise ValueError(f"the policy in {directory} was trained on an older observation ({globals_} global features; "
+                                 f"RecurringJob-v2 has {len(GLOBAL_FEATURES)}): retrain it with `zeus-gym train`")
 
     def act(self, observation: dict[str, np.ndarray], info: dict[str, Any]) -> np.ndarray:
         playable = np.asarray(self.job_info["playable"])

@@ -45,7 +45,7 @@ def case_env(case: Case, grid: Grid, trace_dir: Path | None) -> gym.Env:
     env = _ENVS.get(key)
     if env is None:
         env = _ENVS[key] = gym.make(
-            "ZeusGym/RecurringJob-v1", workload=case.workload, gpu=case.gpu, eta_knob=case.eta,
+            "ZeusGym/RecurringJob-v2", workload=case.workload, gpu=case.gpu, eta_knob=case.eta,
             beta_knob=case.beta, num_recurrences=grid.recurrences, max_retries=grid.max_retries, trace_dir=trace_dir, **extra,
         )
     return env

@@ -58,7 +58,7 @@ def run(
     custom = dict(dataset=dataset, network=network, optimizer=optimizer, target_metric=target_metric, max_epochs=max_epochs)
     spec = job_spec(workload, custom, b0)
     env = gym.make(
-        "ZeusGym/RecurringJob-v1", workload=spec, gpu=gpu, eta_knob=eta, beta_knob=beta,
+        "ZeusGym/RecurringJob-v2", workload=spec, gpu=gpu, eta_knob=eta, beta_knob=beta,
         num_recurrences=recurrences, max_retries=max_retries, trace_dir=trace_dir, **agent_env_kwargs(agent),
     )
     player = load_agent(agent, env)

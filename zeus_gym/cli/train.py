@@ -1,4 +1,4 @@
-"""`zeus-gym train`: train an SB3 / sb3-contrib policy on RecurringJob-v1 (needs the `rl` extra)."""
+"""`zeus-gym train`: train an SB3 / sb3-contrib policy on RecurringJob-v2 (needs the `rl` extra)."""
 
 from __future__ import annotations
 

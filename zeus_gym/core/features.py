@@ -1,4 +1,4 @@
-"""The v1 observation: one row of features per configuration (flat action), plus global features.
+"""The v2 observation: one row of features per configuration (flat action), plus global features.
 
 `configs` is the (K, F) matrix flattened row-major to (K * F,) (SB3's checker and policies expect
 1-D boxes): `obs["configs"].reshape(K, len(CONFIG_FEATURES))` gives one row per configuration.
@@ -24,7 +24,9 @@ action index of `FlatActions` and of MaskablePPO's masks. Its row, all float32 i
 | 13 `estimate` | cost per epoch x mean epochs-to-target / `default_cost`, where both are known |
 
 Global features: progress, attempt, early stopping active, threshold / `default_cost`, the last
-run (ran, reached, cost / `default_cost`, profiled), eta, and 1 / beta (0 for no early stopping).
+run (ran, reached, cost / `default_cost`, profiled), eta, 1 / beta (0 for no early stopping), and
+1 / `num_recurrences` (new in v2: how much one run weighs in the episode, which decides whether a
+trial is affordable; v1's rows gave it only while some batch size had run exactly once).
 The core keeps the rows in `State.config_features`, recomputing after each step only the P + 1
 rows of the batch size that ran (tested equal to the definition over all rows), so observing is
 a copy. Only what an agent has seen is revealed: per-epoch costs are the traces' numbers, which a run or a
@@ -48,7 +50,7 @@ CONFIG_FEATURES = (
 )
 GLOBAL_FEATURES = (
     "progress", "attempt", "threshold_active", "threshold", "last_ran", "last_reached", "last_cost",
-    "last_profiled", "eta", "inverse_beta",
+    "last_profiled", "eta", "inverse_beta", "inverse_recurrences",
 )
 NUM_STATIC = 5  # the first columns come from Params.config_static
 
@@ -139,7 +141,7 @@ def _with_total(per_limit: np.ndarray) -> np.ndarray:
 
 
 def observe_configs(params: Params, state: State, out: dict[str, np.ndarray] | None = None, rows: Any = slice(None)) -> dict[str, np.ndarray]:
-    """The v1 observation of jobs `rows` (a leading axis N, or one job for an integer `rows`),
+    """The v2 observation of jobs `rows` (a leading axis N, or one job for an integer `rows`),
     written into `out` (from `empty_observation`) or into a fresh buffer."""
     single = isinstance(rows, (int, np.integer))
     sel = slice(int(rows), int(rows) + 1) if single else rows
@@ -158,6 +160,7 @@ def observe_configs(params: Params, state: State, out: dict[str, np.ndarray] | N
     globals_[..., 4:8] = state.last_run[sel]
     globals_[..., 8] = params.eta
     globals_[..., 9] = 0.0 if params.beta == np.inf else 1.0 / params.beta
+    globals_[..., 10] = 1.0 / params.num_recurrences[job]
     if not single:
         return obs
     one = {key: value[0] for key, value in obs.items()}

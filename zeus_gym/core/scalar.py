@@ -59,6 +59,7 @@ class JobTables:
         self.mask = params.playable[job].reshape(-1).astype(np.float32)
         self.num_globals = len(GLOBAL_FEATURES)
         self.inverse_beta = 0.0 if self.beta == np.inf else 1.0 / self.beta
+        self.inverse_recurrences = 1.0 / self.num_recurrences
 
 
 _TABLES: weakref.WeakKeyDictionary[Params, dict[int, JobTables]] = weakref.WeakKeyDictionary()
@@ -177,6 +178,7 @@ def step_one(params: Params, state: State, tables: JobTables, b: int, power_inde
     globals_ = (
         (recurrence + done) / t.num_recurrences, (0 if done else attempt) / t.max_retries, active,
         (next_threshold if active else 0.0) / default_cost, ran, reached, normalized, profiled, eta, t.inverse_beta,
+        t.inverse_recurrences,
     )
     # The info dict as one display (key order: INFO_FIELDS, then the profile's epoch costs and default_cost).
     info = {
@@ -287,6 +289,7 @@ def observe_into(buffer: np.ndarray, state: State, tables: JobTables, globals_: 
         globals_ = (
             state.recurrence.item(0) / tables.num_recurrences, state.attempt.item(0) / tables.max_retries, active,
             (threshold if active else 0.0) / tables.default_cost, *state.last_run[0].tolist(), tables.eta, tables.inverse_beta,
+            tables.inverse_recurrences,
         )
     buffer[kf : kf + g] = globals_
     buffer[kf + g :] = tables.mask

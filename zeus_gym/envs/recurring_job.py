@@ -1,4 +1,4 @@
-"""`ZeusGym/RecurringJob-v1` (and v0): choose the batch size and GPU power limit of each run of a recurring job."""
+"""`ZeusGym/RecurringJob-v2` (and v0): choose the batch size and GPU power limit of each run of a recurring job."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from zeus_gym.envs.setup import Gpus, JobSource, Workloads, check_options, descr
 from zeus_gym.envs.spaces import ConfigurationSpace
 
 
-# The observation layouts: "configs" (v1, one feature row per configuration) and "slots" (v0).
+# The observation layouts: "configs" (v2, one feature row per configuration) and "slots" (v0).
 OBSERVATIONS = {"configs": observe_configs, "slots": observe}
 
 
@@ -146,7 +146,7 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
 
     ## Observation Space
 
-    v1 (`observation="configs"`): a `Dict` of float32 `Box`es built around the K = B * (P + 1)
+    v2 (`observation="configs"`): a `Dict` of float32 `Box`es built around the K = B * (P + 1)
     configurations, row k being flat action `b * (P + 1) + p` (the `FlatActions` index; p = P is
     the profile action). A policy can score every configuration with one shared function of its
     row and the global features, whatever the job and the number of slots
@@ -155,7 +155,7 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
     | key           | shape   | meaning                                                            |
     |---------------|---------|--------------------------------------------------------------------|
     | `configs`     | (K * 14,) | the (K, 14) matrix flattened row-major; per configuration: batch size and power limit features, is-profile, b0, playable, tries, mean cost, reach rate, profiled, cost per epoch (known flag, value), mean epochs of its runs, mean epochs-to-target of its batch size, cost estimate (see `zeus_gym.core.features`) |
-    | `globals`     | (10,)   | progress, attempt, early stopping active, threshold / `default_cost`, last run (ran, reached, cost / `default_cost`, profiled), eta, 1 / beta |
+    | `globals`     | (11,)   | progress, attempt, early stopping active, threshold / `default_cost`, last run (ran, reached, cost / `default_cost`, profiled), eta, 1 / beta, 1 / `num_recurrences` |
     | `action_mask` | (K,)    | 1 where the configuration is playable (the same as `action_masks()`) |
 
     The three keys are views of one contiguous float32 buffer.
@@ -214,7 +214,7 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
     | `num_recurrences` | `None`          | recurrences per episode; None: 2 |B| |P| as in the paper    |
     | `max_retries`     | `20`            | failed attempts before the b0 fallback finishes a recurrence|
     | `trace_dir`       | `None`          | trace folder; None: `ZEUS_GYM_TRACE_DIR`, else the shipped traces |
-    | `observation`     | `"configs"`     | observation layout: `"configs"` (v1) or `"slots"` (v0); set by the env id |
+    | `observation`     | `"configs"`     | observation layout: `"configs"` (v2) or `"slots"` (v0); set by the env id |
     | `slots`           | `None`          | pad the spaces to at least (batch sizes, power limits), e.g. `(15, 9)` for all default jobs, to run a policy on jobs it was not trained on |
     | `render_mode`     | `None`          | `None`, or `"ansi"`: `render()` returns a line about the last run |
 
@@ -228,13 +228,16 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
     import gymnasium as gym
     import zeus_gym  # registers the environments
 
-    env = gym.make("ZeusGym/RecurringJob-v1", workload="imagenet", gpu="a40", eta_knob=0.5)
+    env = gym.make("ZeusGym/RecurringJob-v2", workload="imagenet", gpu="a40", eta_knob=0.5)
     obs, info = env.reset(seed=1)
     obs, reward, terminated, truncated, info = env.step([info["b0_index"], info["profile_action"]])
     ```
 
     ## Version History
 
+    - v2: a global feature `inverse_recurrences` (1 / `num_recurrences`: how much one run weighs
+      in the episode, which decides whether a trial is affordable); dynamics unchanged. v1 is no
+      longer registered, and policies trained on it do not load on v2 (retrain them).
     - v1: observation redesigned around configurations (`configs`, `globals`, `action_mask`),
       with each configuration's cost per epoch and epochs of its runs; dynamics unchanged.
     - v0: initial release; simulation semantics of zeus==0.16.0; single and multi-workload.

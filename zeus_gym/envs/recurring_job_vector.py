@@ -1,4 +1,4 @@
-"""The native vector env of `ZeusGym/RecurringJob-v1` (and v0): N recurring jobs per numpy step."""
+"""The native vector env of `ZeusGym/RecurringJob-v2` (and v0): N recurring jobs per numpy step."""
 
 from __future__ import annotations
 
@@ -61,13 +61,14 @@ class RecurringJobVectorEnv(VectorEnv):
     seeds gives each its own.
 
     ```python
-    envs = gym.make_vec("ZeusGym/RecurringJob-v1", num_envs=64, workload="squad", gpu="a40")
+    envs = gym.make_vec("ZeusGym/RecurringJob-v2", num_envs=64, workload="squad", gpu="a40")
     obs, info = envs.reset(seed=0)
     obs, rewards, terminations, truncations, infos = envs.step(envs.action_space.sample())
     ```
 
     ## Version History
 
+    - v2: the global feature `inverse_recurrences` (see `RecurringJobEnv`).
     - v1: the configuration-centred observation (see `RecurringJobEnv`).
     - v0: initial release (the `"slots"` observation).
     """
