@@ -24,7 +24,7 @@ import torch as th
 from stable_baselines3.common.base_class import BaseAlgorithm
 
 from zeus_gym.agents.loading import load_agent
-from zeus_gym.core.features import CONFIG_FEATURES
+from zeus_gym.core.features import CONFIG_FEATURES, GLOBAL_FEATURES
 
 TEACHER_SEED = 1_000_000  # far from the training env's seeds (seed + i) and the evaluation seeds
 
@@ -40,7 +40,7 @@ def student_demonstrations(model: BaseAlgorithm, env_kwargs: dict[str, Any], tea
     """(observations, teacher's flat actions, clone's flat actions) of `model`'s greedy policy
     playing `num_envs` envs until `steps`: in each state the clone met, the action the teacher,
     booking the clone's runs as its own, would have taken. The clone's actions are what the envs run."""
-    envs = [gym.make("ZeusGym/RecurringJob-v1", **env_kwargs) for _ in range(num_envs)]
+    envs = [gym.make("ZeusGym/RecurringJob-v2", **env_kwargs) for _ in range(num_envs)]
     return _labelled_play(envs, teacher, steps, seed, model)
 
 
@@ -87,20 +87,25 @@ def _labelled_play(envs: list[gym.Env], teacher: str, steps: int, seed: int,
     return stacked, np.array(labels, dtype=np.int64), np.array(played, dtype=np.int64)
 
 
-def exploration_weights(observations: dict[str, np.ndarray], actions: np.ndarray) -> np.ndarray:
-    """Per-sample weights (mean 1) giving the teacher's explorations (a configuration it had not
-    run yet) as much weight in all as its other decisions.
+def decision_weights(observations: dict[str, np.ndarray], actions: np.ndarray) -> np.ndarray:
+    """Per-sample weights (mean 1) giving the teacher's decisions whether to explore as much weight
+    in all as its other decisions (each decision the same): its explorations (a configuration it
+    had not run yet), and whatever it chose right after a run that profiled a new batch size,
+    where it either goes on exploring or stops.
 
     A good teacher explores in a few steps of a long episode (Frugal: about 4 % of its actions), so
     an unweighted fit learns to exploit and, greedy, never takes the first exploring step: cloned
-    Frugal then plays Default's configuration for ever."""
+    Frugal then plays Default's configuration for ever. Weighting the explorations alone teaches
+    the opposite: the clone explored on jobs where Frugal stops right after b0's profile run
+    because a failed trial would break the budget (imagenet on the P100, 24 recurrences)."""
     rows = observations["configs"].reshape(len(actions), observations["action_mask"].shape[1], -1)
     tries = rows[np.arange(len(actions)), actions, CONFIG_FEATURES.index("tries")]
-    explore = tries == 0
-    share = float(explore.mean())
+    after_profile = observations["globals"][:, GLOBAL_FEATURES.index("last_profiled")] > 0.5
+    decision = (tries == 0) | after_profile
+    share = float(decision.mean())
     if share in (0.0, 1.0):
         return np.ones(len(actions))
-    return np.where(explore, 0.5 / share, 0.5 / (1.0 - share))
+    return np.where(decision, 0.5 / share, 0.5 / (1.0 - share))
 
 
 def clone(model: BaseAlgorithm, observations: dict[str, np.ndarray], actions: np.ndarray, *, epochs: int = 10,
@@ -139,17 +144,17 @@ def clone(model: BaseAlgorithm, observations: dict[str, np.ndarray], actions: np
 
 def warm_start(model: BaseAlgorithm, env_kwargs: dict[str, Any], teacher: str, steps: int, epochs: int, seed: int,
                balance: bool = True, rounds: int = 0, round_steps: int | None = None, round_epochs: int | None = None) -> dict[str, Any]:
-    """Clone `teacher` into `model` on `steps` steps of `RecurringJob-v1(**env_kwargs)` (`balance`:
-    with `exploration_weights`), then `rounds` DAgger rounds: each adds `round_steps` (default
+    """Clone `teacher` into `model` on `steps` steps of `RecurringJob-v2(**env_kwargs)` (`balance`:
+    with `decision_weights`), then `rounds` DAgger rounds: each adds `round_steps` (default
     `steps`) steps of the clone's own play labelled by the teacher and refits on all the data for
     `round_epochs` (default `epochs`) epochs."""
     start = time.perf_counter()
     if rounds:  # a teacher that cannot follow the clone's runs fails now, not after the cloning fit
         student_demonstrations(model, env_kwargs, teacher, 64, TEACHER_SEED + seed, num_envs=2)
-    env = gym.make("ZeusGym/RecurringJob-v1", **env_kwargs)
+    env = gym.make("ZeusGym/RecurringJob-v2", **env_kwargs)
     observations, actions = teacher_demonstrations(env, teacher, steps, TEACHER_SEED + seed)
     demonstration = time.perf_counter() - start  # the teacher's env steps and its own decisions
-    weights = exploration_weights(observations, actions) if balance else None
+    weights = decision_weights(observations, actions) if balance else None
     losses = [clone(model, observations, actions, epochs=epochs, seed=seed, weights=weights)]
     agreement = []  # per round: how often the clone's greedy action was the teacher's, in its own states
     for round_ in range(1, rounds + 1):
@@ -159,7 +164,7 @@ def warm_start(model: BaseAlgorithm, env_kwargs: dict[str, Any], teacher: str, s
         agreement.append(float(np.mean(chosen == labels)))
         observations = {key: np.concatenate([observations[key], more[key]]) for key in observations}
         actions = np.concatenate([actions, labels])
-        weights = exploration_weights(observations, actions) if balance else None
+        weights = decision_weights(observations, actions) if balance else None
         losses.append(clone(model, observations, actions, epochs=round_epochs or epochs, seed=seed + round_, weights=weights))
     return {"teacher": teacher, "steps": int(len(actions)), "epochs": epochs, "balance": balance, "rounds": rounds,
             "loss": losses, "agreement": agreement, "demonstration_seconds": demonstration}

@@ -1,14 +1,14 @@
 """A MaskablePPO policy that scores every configuration with one shared network.
 
 The decision of each run is a bandit over configurations whose statistics are in the observation
-(`RecurringJob-v1`: one row of features per flat action, see `zeus_gym.core.features`). An MLP over
+(`RecurringJob-v2`: one row of features per flat action, see `zeus_gym.core.features`). An MLP over
 the concatenated slots would learn "slot 3 is good", which means nothing on another job; here
 the logit of configuration k is
 
     logit_k = w . h_k,    h_k = tanh(A z_k + C max_{j playable} z_j),    z_k = tanh(W [x_k, g])
 
 with x_k the configuration's row, g the global features (plus `derived_globals`: what the episode
-has spent so far, how much one run weighs in it), and the same weights for every k: a
+has spent so far, how much one run weighs in it, how many failed trials its budget affords), and the same weights for every k: a
 DeepSets-style equivariant layer (the max over playable configurations lets a configuration be
 scored against the best others, e.g. "my estimate is the lowest"). Permuting the configurations
 permutes the logits, and the weights do not depend on the number of configurations K (K is read
@@ -42,30 +42,68 @@ from torch import nn
 from zeus_gym.core.features import CONFIG_FEATURES, GLOBAL_FEATURES
 
 MASKED_LOGIT = -1e8  # as sb3-contrib's masks: exp underflows to exactly 0 in float32
-DERIVED_GLOBALS = ("spent", "horizon", "threshold_share")
-_PROFILE, _TRIES, _MEAN_COST = (CONFIG_FEATURES.index(name) for name in ("is_profile", "tries", "mean_cost"))
-_THRESHOLD = GLOBAL_FEATURES.index("threshold")
+DERIVED_GLOBALS = ("spent", "threshold_share", "trial_margin")
+# The held-out aim: an episode may cost at most 2 % more than Default's. `affordable_trials` says
+# how many worst-case trials that margin still pays for.
+EPISODE_BUDGET = 1.02
+_PROFILE, _B0, _TRIES, _MEAN_COST, _KNOWN, _EPOCH_COST, _MEAN_EPOCHS, _ESTIMATE = (
+    CONFIG_FEATURES.index(name)
+    for name in ("is_profile", "b0", "tries", "mean_cost", "epoch_cost_known", "epoch_cost", "mean_epochs", "estimate")
+)
+_PROGRESS, _ACTIVE, _THRESHOLD, _ONE_RUN = (
+    GLOBAL_FEATURES.index(name) for name in ("progress", "threshold_active", "threshold", "inverse_recurrences")
+)
 
 
 def derived_globals(configs: th.Tensor, globals_: th.Tensor) -> th.Tensor:
     """(n, 3) episode-level quantities that are sums or minima over the rows, which neither a
     configuration's own row nor a max-pool can express, and which decide whether an exploration
-    is affordable (what Frugal weighs):
+    is affordable (what Frugal weighs). Costs are shares of Default's episode (num_recurrences x
+    default cost):
 
-    - `spent`: log(1 + the episode's cost so far / (num_recurrences x default cost)), summed over
-      the profile rows, which hold each batch size's totals (tries x mean cost); the log keeps it
-      small when a poor policy has spent hundreds of Default episodes;
-    - `horizon`: the smallest positive `tries` of a profile row, i.e. 1 / num_recurrences as soon
-      as some batch size has run exactly once (0 before any run): how much one run weighs in the
-      episode (24 recurrences on imagenet/P100, hundreds elsewhere);
-    - `threshold_share`: `horizon` x threshold / default cost, what one early-stopped trial can cost
-      as a share of the episode."""
+    - `spent`: log(1 + the episode's cost so far), summed over the profile rows, which hold each
+      batch size's totals (tries x mean cost); the log keeps it small when a poor policy has spent
+      hundreds of Default episodes;
+    - `threshold_share`: threshold / default cost / num_recurrences, what one early-stopped trial
+      can cost;
+    - `trial_margin`: tanh(2 (`affordable_trials` - 1)), positive when the budget pays for one
+      failed trial: the decision is at 1 trial, and a learned layer finds a sign more easily than
+      a threshold in a count that is mostly far from it."""
+    spent_share, threshold_share, count = _episode_terms(configs, globals_)
+    return th.cat([th.log1p(spent_share), threshold_share, th.tanh(2.0 * (count - 1.0))], dim=1)
+
+
+def affordable_trials(configs: th.Tensor, globals_: th.Tensor) -> th.Tensor:
+    """(n, 1) how many worst-case trials the budget still pays for: (EPISODE_BUDGET - cost so far -
+    the remaining recurrences at the best expected cost known, at most Default's) / one trial's
+    worst case. Frugal's budget rule, stated on what the observation shows: without it the scorer
+    never learned to refuse a trial in a short job (imagenet/P100), where the horizon alone does
+    not tell whether the power limits' savings pay for one. Without early stopping a trial's worst
+    case is max_epochs at b0's cost per epoch, (1 / num_recurrences) / (b0's mean epochs /
+    max_epochs): one Default run before b0 has run."""
+    return _episode_terms(configs, globals_)[2]
+
+
+def _episode_terms(configs: th.Tensor, globals_: th.Tensor) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+    """(spent share, threshold share, affordable trials), each (n, 1)."""
     profile = configs[:, :, _PROFILE] > 0.5
-    tries = configs[:, :, _TRIES]
-    spent = th.log1p((profile * tries * configs[:, :, _MEAN_COST]).sum(dim=1, keepdim=True))
-    positive = th.where(profile & (tries > 0), tries, th.full_like(tries, th.inf)).min(dim=1, keepdim=True).values
-    horizon = th.where(th.isfinite(positive), positive, th.zeros_like(positive))
-    return th.cat([spent, horizon, horizon * globals_[:, _THRESHOLD : _THRESHOLD + 1]], dim=1)
+    spent_share = (profile * configs[:, :, _TRIES] * configs[:, :, _MEAN_COST]).sum(dim=1, keepdim=True)
+    one_run = globals_[:, _ONE_RUN : _ONE_RUN + 1]
+    threshold_share = one_run * globals_[:, _THRESHOLD : _THRESHOLD + 1]
+    # b0's expected cost at a limit is known exactly once its cost per epoch is (Default's expected
+    # cost is b0's at its top limit, and `epoch_cost` is relative to that limit's); the others'
+    # rest on their runs' epochs (`estimate`).
+    b0 = configs[:, :, _B0] > 0.5
+    b0_limit = b0 & ~profile & (configs[:, :, _KNOWN] > 0.5)
+    estimate = th.where(b0_limit, configs[:, :, _EPOCH_COST], th.where(b0, th.zeros_like(configs[:, :, _ESTIMATE]), configs[:, :, _ESTIMATE]))
+    best = th.where(estimate > 0, estimate, th.ones_like(estimate)).min(dim=1, keepdim=True).values.clamp(max=1.0)
+    remaining = (1.0 - globals_[:, _PROGRESS : _PROGRESS + 1]).clamp(min=0.0)
+    b0_epochs = (configs[:, :, _MEAN_EPOCHS] * (profile & b0)).sum(dim=1, keepdim=True)
+    without_stopping = one_run / th.where(b0_epochs > 0, b0_epochs, th.ones_like(b0_epochs))
+    worst = th.where(globals_[:, _ACTIVE : _ACTIVE + 1] > 0.5, threshold_share, without_stopping)
+    slack = EPISODE_BUDGET - spent_share - remaining * best
+    count = th.where(worst > 0, slack / th.where(worst > 0, worst, th.ones_like(worst)), th.full_like(worst, th.inf))
+    return spent_share, threshold_share, count
 
 
 class ConfigurationExtractor(BaseFeaturesExtractor):
@@ -74,7 +112,7 @@ class ConfigurationExtractor(BaseFeaturesExtractor):
     def __init__(self, observation_space: spaces.Dict) -> None:
         missing = {"configs", "globals", "action_mask"} - set(observation_space.spaces)
         if missing:
-            raise ValueError(f"ConfigurationScorerPolicy needs the RecurringJob-v1 observation; keys {sorted(missing)} are missing")
+            raise ValueError(f"ConfigurationScorerPolicy needs the RecurringJob-v2 observation; keys {sorted(missing)} are missing")
         width = sum(int(np.prod(observation_space[key].shape)) for key in ("configs", "globals", "action_mask"))
         super().__init__(observation_space, features_dim=width)
 
@@ -145,7 +183,7 @@ class SharedScorer(nn.Module):
 
 
 class ConfigurationScorerPolicy(MaskableActorCriticPolicy):
-    """MaskablePPO policy over `RecurringJob-v1` with flat actions: one shared scorer per
+    """MaskablePPO policy over `RecurringJob-v2` with flat actions: one shared scorer per
     configuration (see the module docstring). `hidden_size` is the width of its layers."""
 
     def __init__(self, observation_space: spaces.Dict, action_space: spaces.Discrete, lr_schedule: Any, hidden_size: int = 32, **kwargs: Any) -> None:
