@@ -103,6 +103,24 @@ def test_other_algorithms_train(zeus_trace_dir, tmp_path, algo):
     assert info["playable"][action[0], action[1]]
 
 
+def test_a_policy_of_an_older_observation_is_refused_in_one_line(zeus_trace_dir, tmp_path, monkeypatch):
+    """A folder trained on v1 (10 global features) would otherwise fail deep inside SB3 on v2's 11."""
+    import zeus_gym.training as training
+
+    training.train(training.TrainConfig(algo="a2c", timesteps=100, workloads=["squad"], gpus=["a40"], n_envs=2, num_recurrences=10),
+                   tmp_path, progress_bar=False)
+    monkeypatch.setattr(training, "GLOBAL_FEATURES", (*training.GLOBAL_FEATURES, "a_newer_feature"))
+    result = CliRunner().invoke(app, ["run", "--agent", f"sb3:{tmp_path}", "--workload", "squad", "--gpu", "a40"])
+    assert result.exit_code == 1
+    assert f"the policy in {tmp_path} was trained on an older observation (11 global features; RecurringJob-v2 has 12)" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_v1_is_retired_and_names_v2():
+    with pytest.raises(gym.error.DeprecatedEnv, match="RecurringJob-v2"):
+        gym.make("ZeusGym/RecurringJob-v1")
+
+
 def test_bad_training_folder_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(app, ["run", "--agent", f"sb3:{tmp_path}"])
     assert result.exit_code == 1
