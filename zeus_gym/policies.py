@@ -8,8 +8,8 @@ the logit of configuration k is
     logit_k = w . h_k,    h_k = tanh(A z_k + C max_{j playable} z_j),    z_k = tanh(W [x_k, g])
 
 with x_k the configuration's row, g the global features (plus `derived_globals`: what the episode
-has spent so far, how much one run weighs in it, how many failed trials its budget affords), and the same weights for every k: a
-DeepSets-style equivariant layer (the max over playable configurations lets a configuration be
+has spent so far, what an early-stopped trial can cost, whether its budget affords one), and the
+same weights for every k: a DeepSets-style equivariant layer (the max over playable configurations lets a configuration be
 scored against the best others, e.g. "my estimate is the lowest"). Permuting the configurations
 permutes the logits, and the weights do not depend on the number of configurations K (K is read
 from the observation's width), so a policy acts on any job. Unplayable configurations get the
