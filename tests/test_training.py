@@ -116,6 +116,21 @@ def test_a_policy_of_an_older_observation_is_refused_in_one_line(zeus_trace_dir,
     assert "Traceback" not in result.output
 
 
+def test_a_scorer_policy_of_an_older_observation_is_refused_in_one_line(zeus_trace_dir, tmp_path, monkeypatch):
+    """The scorer's weights are sized by the global features, so SB3 cannot even rebuild a v1 one."""
+    import zeus_gym.policies as policies
+    import zeus_gym.training as training
+
+    training.train(training.TrainConfig(algo="maskable-ppo", timesteps=64, workloads=["squad"], gpus=["a40"], n_envs=2, num_recurrences=10,
+                                        hyperparameters=dict(n_steps=32, batch_size=64)), tmp_path, progress_bar=False)
+    monkeypatch.setattr(policies, "GLOBAL_FEATURES", (*policies.GLOBAL_FEATURES, "a_newer_feature"))
+    result = CliRunner().invoke(app, ["run", "--agent", f"sb3:{tmp_path}", "--workload", "squad", "--gpu", "a40"])
+    assert result.exit_code == 1
+    assert (f"the policy in {tmp_path}: ConfigurationScorerPolicy needs the RecurringJob-v2 observation (12 global features), got 11: "
+            "a policy trained on an older observation; retrain it with `zeus-gym train`") in result.output
+    assert "Traceback" not in result.output
+
+
 def test_v1_is_retired_and_names_v2():
     with pytest.raises(gym.error.DeprecatedEnv, match="RecurringJob-v2"):
         gym.make("ZeusGym/RecurringJob-v1")

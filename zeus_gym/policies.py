@@ -113,6 +113,10 @@ class ConfigurationExtractor(BaseFeaturesExtractor):
         missing = {"configs", "globals", "action_mask"} - set(observation_space.spaces)
         if missing:
             raise ValueError(f"ConfigurationScorerPolicy needs the RecurringJob-v2 observation; keys {sorted(missing)} are missing")
+        globals_ = observation_space["globals"].shape[0]
+        if globals_ != len(GLOBAL_FEATURES):  # a policy saved on v1 (10): its weights do not fit v2's inputs
+            raise ValueError(f"ConfigurationScorerPolicy needs the RecurringJob-v2 observation ({len(GLOBAL_FEATURES)} global features), "
+                             f"got {globals_}: a policy trained on an older observation; retrain it with `zeus-gym train`")
         width = sum(int(np.prod(observation_space[key].shape)) for key in ("configs", "globals", "action_mask"))
         super().__init__(observation_space, features_dim=width)
 

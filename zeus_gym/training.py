@@ -227,9 +227,12 @@ class Sb3Agent(BaseAgent):
         path = Path(directory).resolve() / "model.zip"
         key = (str(path), path.stat().st_mtime_ns)
         if key not in _MODELS:
-            _MODELS[key] = ALGORITHMS[self.config.algo].load(path, device="cpu")
+            try:
+                _MODELS[key] = ALGORITHMS[self.config.algo].load(path, device="cpu")
+            except ValueError as error:  # the scorer refuses an older observation while SB3 rebuilds it
+                raise ValueError(f"the policy in {directory}: {error}") from None
         self.model = _MODELS[key]
-        if self.config.observation == "configs":
+        if self.config.observation == "configs":  # policies without the scorer load, then are refused here
             globals_ = self.model.observation_space["globals"].shape[0]
             if globals_ != len(GLOBAL_FEATURES):
                 raise ValueError(f"the policy in {directory} was trained on an older observation ({globals_} global features; "
