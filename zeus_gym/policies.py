@@ -39,13 +39,11 @@ from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
+from zeus_gym.agents.frugal import EPISODE_BUDGET
 from zeus_gym.core.features import CONFIG_FEATURES, GLOBAL_FEATURES
 
 MASKED_LOGIT = -1e8  # as sb3-contrib's masks: exp underflows to exactly 0 in float32
 DERIVED_GLOBALS = ("spent", "threshold_share", "trial_margin")
-# The held-out aim: an episode may cost at most 2 % more than Default's. `affordable_trials` says
-# how many worst-case trials that margin still pays for.
-EPISODE_BUDGET = 1.02
 _PROFILE, _B0, _TRIES, _MEAN_COST, _KNOWN, _EPOCH_COST, _MEAN_EPOCHS, _ESTIMATE = (
     CONFIG_FEATURES.index(name)
     for name in ("is_profile", "b0", "tries", "mean_cost", "epoch_cost_known", "epoch_cost", "mean_epochs", "estimate")

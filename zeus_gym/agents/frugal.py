@@ -11,6 +11,11 @@ import numpy as np
 from zeus_gym.agents.base import BaseAgent, JobInfo, Observation, default_action, make_action
 
 
+# The held-out aim: an episode may cost at most 2 % more than Default's expected one. Frugal's
+# default budget, and the budget of the learned policy's `trial_margin` input (zeus_gym.policies).
+EPISODE_BUDGET = 1.02
+
+
 class FrugalAgent(BaseAgent):
     """Explores only where the cheap configurations can be, and only when it can afford to.
 
@@ -48,7 +53,7 @@ class FrugalAgent(BaseAgent):
         self,
         *,
         optimism: float = 3.0,
-        budget: float = 1.02,
+        budget: float = EPISODE_BUDGET,
         caution: float = 1.0,
         grow_below: float = 0.5,
         cv_prior: float = 0.1,
