@@ -131,6 +131,27 @@ def test_a_scorer_policy_of_an_older_observation_is_refused_in_one_line(zeus_tra
     assert "Traceback" not in result.output
 
 
+def test_a_scorer_policy_with_other_inputs_is_refused_in_one_line(zeus_trace_dir, tmp_path, monkeypatch):
+    """A folder saved by an earlier scorer (other derived inputs, so other weight shapes) would end
+    in SB3's state_dict size-mismatch traceback."""
+    import torch as th
+
+    import zeus_gym.policies as policies
+    import zeus_gym.training as training
+
+    with monkeypatch.context() as patch:  # an earlier scorer: one more derived input per configuration
+        derive = policies.derived_config_features
+        patch.setattr(policies, "DERIVED_CONFIG_FEATURES", (*policies.DERIVED_CONFIG_FEATURES, "an_older_input"))
+        patch.setattr(policies, "derived_config_features", lambda configs: th.cat([derive(configs), configs[:, :, :1]], dim=2))
+        training.train(training.TrainConfig(algo="maskable-ppo", timesteps=64, workloads=["squad"], gpus=["a40"], n_envs=2, num_recurrences=10,
+                                            hyperparameters=dict(n_steps=32, batch_size=64)), tmp_path, progress_bar=False)
+    result = CliRunner().invoke(app, ["run", "--agent", f"sb3:{tmp_path}", "--workload", "squad", "--gpu", "a40"])
+    assert result.exit_code == 1
+    assert (f"the policy in {tmp_path} was trained by an earlier ConfigurationScorerPolicy, whose inputs differ (its weights have "
+            "other shapes): retrain it with `zeus-gym train`") in result.output
+    assert "Traceback" not in result.output
+
+
 def test_v1_is_retired_and_names_v2():
     with pytest.raises(gym.error.DeprecatedEnv, match="RecurringJob-v2"):
         gym.make("ZeusGym/RecurringJob-v1")

@@ -7,8 +7,9 @@ the logit of configuration k is
 
     logit_k = w . h_k,    h_k = tanh(A z_k + C max_{j playable} z_j),    z_k = tanh(W [x_k, g])
 
-with x_k the configuration's row, g the global features (plus `derived_globals`: what the episode
-has spent so far, what an early-stopped trial can cost, whether its budget affords one), and the
+with x_k the configuration's row (plus `derived_config_features`: where its batch size lies in a
+hill climb from b0), g the global features (plus `derived_globals`: what the episode has spent so
+far, what an early-stopped trial can cost, whether its budget affords one, b0's epochs), and the
 same weights for every k: a DeepSets-style equivariant layer (the max over playable configurations lets a configuration be
 scored against the best others, e.g. "my estimate is the lowest"). Permuting the configurations
 permutes the logits, and the weights do not depend on the number of configurations K (K is read
@@ -43,10 +44,12 @@ from zeus_gym.agents.frugal import EPISODE_BUDGET
 from zeus_gym.core.features import CONFIG_FEATURES, GLOBAL_FEATURES
 
 MASKED_LOGIT = -1e8  # as sb3-contrib's masks: exp underflows to exactly 0 in float32
-DERIVED_GLOBALS = ("spent", "threshold_share", "trial_margin")
-_PROFILE, _B0, _TRIES, _MEAN_COST, _KNOWN, _EPOCH_COST, _MEAN_EPOCHS, _ESTIMATE = (
+DERIVED_GLOBALS = ("spent", "threshold_share", "trial_margin", "b0_epochs")
+DERIVED_CONFIG_FEATURES = ("above_b0", "frontier", "beyond_failure")
+_BATCH, _PROFILE, _B0, _PLAYABLE, _TRIES, _MEAN_COST, _REACH, _KNOWN, _EPOCH_COST, _MEAN_EPOCHS, _ESTIMATE = (
     CONFIG_FEATURES.index(name)
-    for name in ("is_profile", "b0", "tries", "mean_cost", "epoch_cost_known", "epoch_cost", "mean_epochs", "estimate")
+    for name in ("batch", "is_profile", "b0", "playable", "tries", "mean_cost", "reach_rate", "epoch_cost_known", "epoch_cost",
+                 "mean_epochs", "estimate")
 )
 _PROGRESS, _ACTIVE, _THRESHOLD, _ONE_RUN = (
     GLOBAL_FEATURES.index(name) for name in ("progress", "threshold_active", "threshold", "inverse_recurrences")
@@ -54,7 +57,7 @@ _PROGRESS, _ACTIVE, _THRESHOLD, _ONE_RUN = (
 
 
 def derived_globals(configs: th.Tensor, globals_: th.Tensor) -> th.Tensor:
-    """(n, 3) episode-level quantities that are sums or minima over the rows, which neither a
+    """(n, 4) episode-level quantities that are sums or minima over the rows, which neither a
     configuration's own row nor a max-pool can express, and which decide whether an exploration
     is affordable (what Frugal weighs). Costs are shares of Default's episode (num_recurrences x
     default cost):
@@ -66,9 +69,54 @@ def derived_globals(configs: th.Tensor, globals_: th.Tensor) -> th.Tensor:
       can cost;
     - `trial_margin`: tanh(2 (`affordable_trials` - 1)), positive when the budget pays for one
       failed trial: the decision is at 1 trial, and a learned layer finds a sign more easily than
-      a threshold in a count that is mostly far from it."""
+      a threshold in a count that is mostly far from it;
+    - `b0_epochs`: b0's mean epochs / max_epochs (0 before it ran), which tells whether larger
+      batch sizes, needing more epochs, can still reach the target (Frugal climbs up first from b0
+      when it needs at most half of max_epochs; `above_b0` gives each row its side)."""
     spent_share, threshold_share, count = _episode_terms(configs, globals_)
-    return th.cat([th.log1p(spent_share), threshold_share, th.tanh(2.0 * (count - 1.0))], dim=1)
+    return th.cat([th.log1p(spent_share), threshold_share, th.tanh(2.0 * (count - 1.0)), _b0_epochs(configs)], dim=1)
+
+
+def derived_config_features(configs: th.Tensor) -> th.Tensor:
+    """(n, K, 3) where each configuration's batch size lies in the hill climb over batch sizes,
+    from the batch-size rows (profile actions) of the same observation; each a function of the
+    rows' values alone, so permuting the rows permutes these:
+
+    - `above_b0`: the sign of (its batch size - b0);
+    - `frontier`: 1 if its batch size is the climb's next one: the nearest playable batch size
+      beyond the tried ones (a batch size is tried once it ran), on either side, and not
+      `beyond_failure`; before any run, b0;
+    - `beyond_failure`: 1 if a tried batch size that never reached the target lies between b0 and
+      it, itself included: a climb that failed there does not go past it.
+
+    Without them the scorer, which sees one row at a time plus a max-pool, did not learn these
+    orderings: cloned Frugal jumped from b0 to the batch size two steps up, played the other
+    power limits of batch sizes that had failed, and went on down past a failed one (cifar100,
+    held out), each a wasted run that Frugal never makes."""
+    playable = configs[:, :, _PLAYABLE] > 0.5
+    profile = playable & (configs[:, :, _PROFILE] > 0.5)
+    batch = configs[:, :, _BATCH]
+    b0_batch = (batch * (configs[:, :, _B0] > 0.5)).amax(dim=1, keepdim=True)
+    offset = batch - b0_batch
+    tried = profile & (configs[:, :, _TRIES] > 0)
+    failed = tried & (configs[:, :, _REACH] <= 0)
+    inf = th.full_like(offset, th.inf)
+    blocked_up = th.where(failed & (offset > 0), offset, inf).amin(dim=1, keepdim=True)
+    blocked_down = th.where(failed & (offset < 0), offset, -inf).amax(dim=1, keepdim=True)
+    beyond = ((offset > 0) & (offset >= blocked_up)) | ((offset < 0) & (offset <= blocked_down))
+    highest = th.where(tried, offset, -inf).amax(dim=1, keepdim=True)
+    lowest = th.where(tried, offset, inf).amin(dim=1, keepdim=True)
+    next_up = th.where(profile & (offset > highest), offset, inf).amin(dim=1, keepdim=True)
+    next_down = th.where(profile & (offset < lowest), offset, -inf).amax(dim=1, keepdim=True)
+    untouched = ~tried.any(dim=1, keepdim=True)
+    frontier = th.where(untouched, offset == 0, (offset == next_up) | (offset == next_down)) & playable & ~beyond
+    return th.stack([th.sign(offset) * playable, frontier.to(configs.dtype), (beyond & playable).to(configs.dtype)], dim=2)
+
+
+def _b0_epochs(configs: th.Tensor) -> th.Tensor:
+    """(n, 1) b0's mean epochs / max_epochs, from its profile row (0 before it ran)."""
+    b0_profile = (configs[:, :, _PROFILE] > 0.5) & (configs[:, :, _B0] > 0.5)
+    return (configs[:, :, _MEAN_EPOCHS] * b0_profile).sum(dim=1, keepdim=True)
 
 
 def affordable_trials(configs: th.Tensor, globals_: th.Tensor) -> th.Tensor:
@@ -96,7 +144,7 @@ def _episode_terms(configs: th.Tensor, globals_: th.Tensor) -> tuple[th.Tensor, 
     estimate = th.where(b0_limit, configs[:, :, _EPOCH_COST], th.where(b0, th.zeros_like(configs[:, :, _ESTIMATE]), configs[:, :, _ESTIMATE]))
     best = th.where(estimate > 0, estimate, th.ones_like(estimate)).min(dim=1, keepdim=True).values.clamp(max=1.0)
     remaining = (1.0 - globals_[:, _PROGRESS : _PROGRESS + 1]).clamp(min=0.0)
-    b0_epochs = (configs[:, :, _MEAN_EPOCHS] * (profile & b0)).sum(dim=1, keepdim=True)
+    b0_epochs = _b0_epochs(configs)
     without_stopping = one_run / th.where(b0_epochs > 0, b0_epochs, th.ones_like(b0_epochs))
     worst = th.where(globals_[:, _ACTIVE : _ACTIVE + 1] > 0.5, threshold_share, without_stopping)
     slack = EPISODE_BUDGET - spent_share - remaining * best
@@ -145,20 +193,23 @@ class SharedScorer(nn.Module):
         super().__init__()
         self.num_features, self.num_globals = num_features, num_globals
         num_globals += len(DERIVED_GLOBALS)
+        num_rows = num_features + len(DERIVED_CONFIG_FEATURES)
         self.latent_dim_pi = self.latent_dim_vf = 1  # SB3 sizes its heads by these; the policy drops them
         # One encoder for both heads: the network runs on every configuration of every sample,
         # which dominates training time, so it is paid once.
-        self.encoder = EquivariantEncoder(num_features, num_globals, hidden)
+        self.encoder = EquivariantEncoder(num_rows, num_globals, hidden)
         self.score = nn.Linear(hidden, 1)
         self.value = nn.Sequential(nn.Linear(2 * hidden + num_globals, hidden), nn.Tanh(), nn.Linear(hidden, 1))
 
     def split(self, features: th.Tensor) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
-        """(configs (n, K, F), globals (n, G), mask (n, K) bool) from the extractor's output."""
+        """(configs (n, K, F + derived), globals (n, G + derived), mask (n, K) bool) from the
+        extractor's output."""
         num_configs = (features.shape[1] - self.num_globals) // (self.num_features + 1)
         rows = num_configs * self.num_features
         configs = features[:, :rows].reshape(features.shape[0], num_configs, self.num_features)
         globals_ = features[:, rows : rows + self.num_globals]
-        return configs, th.cat([globals_, derived_globals(configs, globals_)], dim=1), features[:, rows + self.num_globals :] > 0.5
+        globals_ = th.cat([globals_, derived_globals(configs, globals_)], dim=1)
+        return th.cat([configs, derived_config_features(configs)], dim=2), globals_, features[:, rows + self.num_globals :] > 0.5
 
     def forward_actor(self, features: th.Tensor) -> th.Tensor:
         configs, globals_, mask = self.split(features)

@@ -231,6 +231,11 @@ class Sb3Agent(BaseAgent):
                 _MODELS[key] = ALGORITHMS[self.config.algo].load(path, device="cpu")
             except ValueError as error:  # the scorer refuses an older observation while SB3 rebuilds it
                 raise ValueError(f"the policy in {directory}: {error}") from None
+            except RuntimeError as error:  # weights of an earlier scorer, with fewer derived inputs
+                if self.config.policy != "scorer" or "size mismatch" not in str(error):
+                    raise
+                raise ValueError(f"the policy in {directory} was trained by an earlier ConfigurationScorerPolicy, whose inputs differ "
+                                 "(its weights have other shapes): retrain it with `zeus-gym train`") from None
         self.model = _MODELS[key]
         if self.config.observation == "configs":  # policies without the scorer load, then are refused here
             globals_ = self.model.observation_space["globals"].shape[0]
