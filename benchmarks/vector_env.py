@@ -29,6 +29,18 @@ def steps_per_second(envs: gym.vector.VectorEnv, seconds: float) -> float:
     return steps * envs.num_envs / (time.perf_counter() - start)
 
 
+def copy_ceiling(envs: gym.vector.VectorEnv, seconds: float) -> tuple[float, int]:
+    """(sub-environment steps/s, bytes per step) if a step did nothing but what copy=True must:
+    hand out fresh arrays holding the observation (one `copy` per key)."""
+    observation, _ = envs.reset(seed=0)
+    copies, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for _ in range(16):
+            {key: value.copy() for key, value in observation.items()}
+        copies += 16
+    return copies * envs.num_envs / (time.perf_counter() - start), sum(value.nbytes for value in observation.values())
+
+
 def python_loop_share(n: int, kwargs: dict, steps: int = 3000) -> dict[str, float]:
     """Share of native step time spent in the per-env Python loops: refilling random-word
     buffers (one generator call per env every 1024 draws) and the reset info of envs that
@@ -66,6 +78,9 @@ def main() -> None:
         sync = steps_per_second(gym.make_vec(ENV_ID, num_envs=n, vectorization_mode="sync", **kwargs), args.seconds)
         print(f"{n:>6} {native:>15,.0f} {reused:>13,.0f} {sync:>14,.0f} {native / sync:>7.1f} {reused / sync:>13.1f}")
     largest = max(int(size) for size in args.sizes.split(","))
+    ceiling, size = copy_ceiling(gym.make_vec(ENV_ID, num_envs=largest, vectorization_mode="vector_entry_point", **kwargs), args.seconds)
+    print(f"N={largest}: copying the observation alone ({size / 2**20:.1f} MiB per step) allows {ceiling:,.0f} steps/s, "
+          "the ceiling of copy=True on this machine")
     shares = python_loop_share(largest, kwargs)
     print(f"per-env Python loops at N={largest}: " + ", ".join(f"{label} {share:.1%}" for label, share in shares.items()) + " of step time")
 
