@@ -14,7 +14,7 @@ from zeus_gym.policies import DERIVED_CONFIG_FEATURES, DERIVED_GLOBALS, derived_
 from zeus_gym.workloads import WORKLOADS
 
 ENV_ID = "ZeusGym/RecurringJob-v2"
-FRONTIER, BEYOND, ABOVE = (DERIVED_CONFIG_FEATURES.index(name) for name in ("frontier", "beyond_failure", "above_b0"))
+FRONTIER, BEYOND, ABOVE, GAP = (DERIVED_CONFIG_FEATURES.index(name) for name in ("frontier", "beyond_failure", "above_b0", "edge_gap"))
 
 
 def features(obs: dict[str, np.ndarray]) -> np.ndarray:
@@ -75,10 +75,29 @@ def test_every_trial_of_frugal_is_on_the_frontier_and_none_beyond_a_failure(zeus
             trials += 1
             assert int(action[0]) in by_batch(env, obs, FRONTIER)
             assert int(action[0]) not in by_batch(env, obs, BEYOND)
+            gaps = features(obs)[profile_rows(env)[by_batch(env, obs, FRONTIER)], GAP]
+            chosen = features(obs)[profile_rows(env)[int(action[0])], GAP]
+            # The cheaper edge first: never from an edge clearly (5 %) dearer than the other's
+            # (Frugal's own estimates of near ties differ a little from the observation's).
+            assert chosen <= gaps.min() + 0.05
         new_obs, reward, terminated, truncated, info = env.step(action)
         agent.observe(action, new_obs, reward, terminated, truncated, info)
         obs, done = new_obs, terminated or truncated
     assert trials >= 1  # b0's profile run at least
+
+
+def test_the_edge_gap_points_the_climb_on_past_the_cheapest_edge():
+    """movielens-1m / V100 (b0 = 1024, index 8): after b0 and 2048 reached, 2048 is the cheaper
+    edge, so the climb goes on to 4096 (cloned Frugal without `edge_gap` turned back to 512)."""
+    env = gym.make(ENV_ID, workload="movielens-1m", gpu="v100")
+    obs, _ = env.reset(seed=101)
+    profile = int(env.unwrapped.action_space.nvec[1]) - 1
+    for b in (8, 9):
+        obs, _, _, _, info = env.step(np.array([b, profile]))
+        assert info["reached"]
+    assert by_batch(env, obs, FRONTIER) == [7, 10]
+    gaps = features(obs)[profile_rows(env)[[7, 10]], GAP]
+    assert gaps[1] == 0.0 and gaps[0] > 0.1
 
 
 def test_the_features_permute_with_the_rows():

@@ -45,7 +45,7 @@ from zeus_gym.core.features import CONFIG_FEATURES, GLOBAL_FEATURES
 
 MASKED_LOGIT = -1e8  # as sb3-contrib's masks: exp underflows to exactly 0 in float32
 DERIVED_GLOBALS = ("spent", "threshold_share", "trial_margin", "b0_epochs")
-DERIVED_CONFIG_FEATURES = ("above_b0", "frontier", "beyond_failure")
+DERIVED_CONFIG_FEATURES = ("above_b0", "frontier", "beyond_failure", "edge_gap")
 _BATCH, _PROFILE, _B0, _PLAYABLE, _TRIES, _MEAN_COST, _REACH, _KNOWN, _EPOCH_COST, _MEAN_EPOCHS, _ESTIMATE = (
     CONFIG_FEATURES.index(name)
     for name in ("batch", "is_profile", "b0", "playable", "tries", "mean_cost", "reach_rate", "epoch_cost_known", "epoch_cost",
@@ -78,7 +78,7 @@ def derived_globals(configs: th.Tensor, globals_: th.Tensor) -> th.Tensor:
 
 
 def derived_config_features(configs: th.Tensor) -> th.Tensor:
-    """(n, K, 3) where each configuration's batch size lies in the hill climb over batch sizes,
+    """(n, K, 4) where each configuration's batch size lies in the hill climb over batch sizes,
     from the batch-size rows (profile actions) of the same observation; each a function of the
     rows' values alone, so permuting the rows permutes these:
 
@@ -87,7 +87,10 @@ def derived_config_features(configs: th.Tensor) -> th.Tensor:
       beyond the tried ones (a batch size is tried once it ran), on either side, and not
       `beyond_failure`; before any run, b0;
     - `beyond_failure`: 1 if a tried batch size that never reached the target lies between b0 and
-      it, itself included: a climb that failed there does not go past it.
+      it, itself included: a climb that failed there does not go past it;
+    - `edge_gap`: on a frontier row, log(best `estimate` of the tried batch size next to it, the
+      climb's edge on that side / the best `estimate` of all), at most 2; 0 when that edge is the
+      cheapest known, where Frugal climbs first (0 also off the frontier and before estimates).
 
     Without them the scorer, which sees one row at a time plus a max-pool, did not learn these
     orderings: cloned Frugal jumped from b0 to the batch size two steps up, played the other
@@ -110,7 +113,14 @@ def derived_config_features(configs: th.Tensor) -> th.Tensor:
     next_down = th.where(profile & (offset < lowest), offset, -inf).amax(dim=1, keepdim=True)
     untouched = ~tried.any(dim=1, keepdim=True)
     frontier = th.where(untouched, offset == 0, (offset == next_up) | (offset == next_down)) & playable & ~beyond
-    return th.stack([th.sign(offset) * playable, frontier.to(configs.dtype), (beyond & playable).to(configs.dtype)], dim=2)
+    estimate = th.where(playable & (configs[:, :, _ESTIMATE] > 0), configs[:, :, _ESTIMATE], inf)
+    best = estimate.amin(dim=1, keepdim=True)
+    upper_edge = th.where(offset == highest, estimate, inf).amin(dim=1, keepdim=True)
+    lower_edge = th.where(offset == lowest, estimate, inf).amin(dim=1, keepdim=True)
+    edge = th.where(offset > 0, upper_edge, lower_edge)  # b0's own frontier (before any run) has no edge
+    known = frontier & th.isfinite(edge) & th.isfinite(best)
+    gap = th.where(known, th.log(th.where(known, edge / best, th.ones_like(edge))), th.zeros_like(edge)).clamp(0.0, 2.0)
+    return th.stack([th.sign(offset) * playable, frontier.to(configs.dtype), (beyond & playable).to(configs.dtype), gap], dim=2)
 
 
 def _b0_epochs(configs: th.Tensor) -> th.Tensor:
