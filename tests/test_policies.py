@@ -213,10 +213,11 @@ def test_dagger_rounds_raise_agreement_with_the_teacher_in_the_clones_states(toy
     kwargs = dict(workload=TOY, gpu="toy", trace_dir=traces, slots=(3, 2))
     venv = make_sb3_vec_env(2, flat_actions=True, **kwargs)
     model = MaskablePPO(ConfigurationScorerPolicy, venv, seed=1, device="cpu")
-    # No cloning fit before the rounds (epochs=0): on this toy, with decision weights and the climb's
-    # inputs, even a one-epoch fit agrees with Frugal everywhere its clone goes, which leaves DAgger
-    # nothing to show; the untrained policy goes where the teacher would not.
-    out = warm_start(model, kwargs, "frugal", steps=600, epochs=0, seed=0, rounds=3, round_steps=600, round_epochs=20)
+    # The Oracle as teacher (it plays the cheapest configuration, whatever the clone did) and no
+    # fit before the rounds (epochs=0), so that the clone starts where the teacher would not go.
+    # Frugal would not show it on this toy: booking the clone's runs as its own, it mostly agrees
+    # with whatever configuration the clone settles on, and trials are not affordable there.
+    out = warm_start(model, kwargs, "oracle", steps=600, epochs=0, seed=0, rounds=3, round_steps=600, round_epochs=20)
     assert out["rounds"] == 3 and len(out["agreement"]) == 3 and len(out["loss"]) == 4
     assert out["steps"] >= 2400  # the teacher's own 600 steps and three rounds of the clone's
     # Measured before each refit, in the states of the clone fitted so far: the clone goes where
