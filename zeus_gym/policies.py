@@ -119,7 +119,7 @@ def derived_config_features(configs: th.Tensor) -> th.Tensor:
     lower_edge = th.where(offset == lowest, estimate, inf).amin(dim=1, keepdim=True)
     edge = th.where(offset > 0, upper_edge, lower_edge)  # b0's own frontier (before any run) has no edge
     known = frontier & th.isfinite(edge) & th.isfinite(best)
-    gap = th.where(known, th.log(th.where(known, edge / best, th.ones_like(edge))), th.zeros_like(edge)).clamp(0.0, 2.0)
+    gap = th.log(th.where(known, edge / best, th.ones_like(edge))).clamp(0.0, 2.0)  # log 1 = 0 off the frontier
     return th.stack([th.sign(offset) * playable, frontier.to(configs.dtype), (beyond & playable).to(configs.dtype), gap], dim=2)
 
 

@@ -231,7 +231,7 @@ class Sb3Agent(BaseAgent):
                 _MODELS[key] = ALGORITHMS[self.config.algo].load(path, device="cpu")
             except ValueError as error:  # the scorer refuses an older observation while SB3 rebuilds it
                 raise ValueError(f"the policy in {directory}: {error}") from None
-            except RuntimeError as error:  # weights of an earlier scorer, with fewer derived inputs
+            except RuntimeError as error:  # weights of an earlier scorer, with other derived inputs
                 if self.config.policy != "scorer" or "size mismatch" not in str(error):
                     raise
                 raise ValueError(f"the policy in {directory} was trained by an earlier ConfigurationScorerPolicy, whose inputs differ "
