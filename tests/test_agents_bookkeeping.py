@@ -35,3 +35,15 @@ def test_thompson_draws_equal_numpy_normal(per_arm, seed, prior_precision, prior
         with np.errstate(all="ignore"):
             expected = explore[0] if explore else arms[int(np.argmax(shadow.normal(bandit.mean, np.sqrt(np.reciprocal(bandit.precision)))))]
         assert bandit.predict() == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(1, 2**20), min_size=1, max_size=40, unique=True), st.integers(0, 2**32 - 1))
+def test_an_index_permutation_draws_the_arm_permutation(arms, seed):
+    """`predict` draws `choice(n, n)` and indexes the arms: the permutation, and the stream after it,
+    of the reference's `choice(arms, n)`."""
+    ours, reference = np.random.default_rng(seed), np.random.default_rng(seed)
+    for _ in range(3):
+        order = [arms[i] for i in ours.choice(len(arms), len(arms), replace=False).tolist()]
+        assert order == reference.choice(np.array(arms), len(arms), replace=False).tolist()
+    assert ours.random() == reference.random()
