@@ -24,6 +24,7 @@ on the held-out pairs (one episode each, seed 10000) every `--curve-every` steps
 Writes `OUTPUT/<protocol>-<held out>/policy/` (model, config, timing, TensorBoard, curve.csv),
 `.../eval/` (the benchmark folder), and `OUTPUT/README.md` (tables) with `training_curves.png`.
 Re-running resumes: trained policies and finished benchmark cases are kept.
+Runs with other `--seed`s (and outputs) go into one table with `agents/held_out_seeds.py`.
 """
 
 from __future__ import annotations
