@@ -163,7 +163,9 @@ def run_fold(fold: tuple[str, str], args: argparse.Namespace) -> str:
     return folder.name
 
 
-def _fold_results(folder: Path) -> dict[str, dict[tuple[str, str], list[float]]]:
+def fold_results(folder: Path) -> dict[str, dict[tuple[str, str], list[float]]]:
+    """A fold's benchmark results: per agent (learned, cloned, final and the baselines) and held-out
+    pair, the cost / Default of every evaluation seed."""
     values: dict[str, dict[tuple[str, str], list[float]]] = defaultdict(lambda: defaultdict(list))
     with open(folder / "eval" / "results.csv", newline="") as file:
         for row in csv.DictReader(file):
@@ -186,7 +188,7 @@ def tables(output: Path) -> tuple[str, dict[str, dict[str, float]]]:
         for kind, held_out in folds():
             if kind != protocol:
                 continue
-            values = _fold_results(output / f"{kind}-{held_out}")
+            values = fold_results(output / f"{kind}-{held_out}")
             cells = [f"{np.mean(sum(values[a].values(), [])):.3f} ± {np.std(sum(values[a].values(), [])):.3f}" for a in AGENTS]
             row_means = {a: float(np.mean(sum(values[a].values(), []))) for a in AGENTS}
             worst_pair, worst = max(((p, np.mean(v)) for p, v in values["learned"].items()), key=lambda item: item[1])

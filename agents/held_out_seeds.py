@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from held_out import _fold_results, folds
+from held_out import fold_results, folds
 
 BASELINES = ("frugal", "zeus", "default", "oracle")
 
@@ -57,7 +57,7 @@ def seed_results(outputs: list[Path]) -> tuple[list[int], dict[str, list[dict]],
         for output in outputs:
             if not (output / name / "eval" / "results.csv").is_file():
                 raise SystemExit(f"{output / name}: no eval/results.csv; re-run its agents/held_out.py command to finish the fold")
-        runs = [_fold_results(output / name) for output in outputs]
+        runs = [fold_results(output / name) for output in outputs]
         for output, run in zip(outputs[1:], runs[1:]):
             for agent in BASELINES:
                 if run[agent] != runs[0][agent]:
