@@ -114,6 +114,30 @@ def test_plot_in_vector_formats_is_deterministic(small_run, zeus_trace_dir, form
     assert format != "svg" or ("Zeus" in svg and "sb3:" not in svg)
 
 
+def test_figures_drawn_beside_a_helper_are_those_drawn_alone(small_run, zeus_trace_dir, monkeypatch, tmp_path):
+    """The helper process that draws the per-case figures changes no byte of any figure, and its
+    warnings (a results row that re-playing does not give) reach the caller."""
+    from zeus_gym.benchmark import figures
+    from zeus_gym.benchmark.grid import Grid
+    from zeus_gym.benchmark.results import read_config
+    from zeus_gym.benchmark.run import default_case
+
+    out, _ = small_run
+    grid = Grid.from_json(read_config(out))
+    rows = read_results(out / "results.csv")
+    case = default_case(grid)
+    rows[0] = {**rows[0], "total_cost": rows[0]["total_cost"] * 2}  # squad/a40 seed 1, zeus: the case drawn
+    drawn = {}
+    for cpus in (2, 1):
+        monkeypatch.setattr(figures.os, "cpu_count", lambda: cpus)
+        paths, warnings = figures.draw_figures(out, grid, rows, case, zeus_trace_dir, format="svg")
+        assert [path.name for path in paths] == ["heatmap-eta0.5-beta2.svg", "cumulative-squad-a40-seed1-eta0.5-beta2.svg",
+                                                 "configurations-zeus-squad-a40-seed1-eta0.5-beta2.svg"]
+        assert len(warnings) == 1 and "re-playing zeus on squad/a40 (seed 1" in warnings[0]
+        drawn[cpus] = [path.read_bytes() for path in paths]
+    assert drawn[2] == drawn[1]
+
+
 def test_agent_labels_for_readers(tmp_path):
     from zeus_gym.benchmark.plots import agent_label
 

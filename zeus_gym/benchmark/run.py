@@ -1,4 +1,4 @@
-"""Run a benchmark into its output folder: resume, parallel workers, progress, summary and figures."""
+"""Run a benchmark into its output folder: resume, parallel workers, progress and summary."""
 
 from __future__ import annotations
 
@@ -11,14 +11,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from zeus_gym.agents import load_agent
-from zeus_gym.benchmark import lifeline, plots, summary
+from zeus_gym.benchmark import lifeline, summary
 from zeus_gym.benchmark.grid import Case, Grid
 from zeus_gym.benchmark.results import (
-    RESULTS_FILE, ResultsWriter, folder_config, open_folder, read_config, read_results, row_case, trace_hashes, write_sorted,
+    RESULTS_FILE, ResultsWriter, folder_config, open_folder, read_results, row_case, write_sorted,
 )
-from zeus_gym.benchmark.worker import case_env, init_worker, play_case, run_case
+from zeus_gym.benchmark.worker import case_env, init_worker, run_case
 from zeus_gym.folder_lock import lock_folder
-from zeus_gym.runner import Episode
 from zeus_gym.traces import resolve_trace_dir
 
 Row = dict[str, Any]
@@ -57,10 +56,11 @@ def worker_context() -> multiprocessing.context.BaseContext:
 
 
 @contextlib.contextmanager
-def worker_pool(workers: int, cases: int) -> Iterator[ProcessPoolExecutor | None]:
-    """Up to `workers` started worker processes (None: play in this process)."""
+def worker_pool(workers: int, cases: int, *, one_here: bool = True) -> Iterator[ProcessPoolExecutor | None]:
+    """Up to `workers` started worker processes; None, to play in this process, when one would do
+    and `one_here` (a helper that works beside this process sets it False)."""
     count = min(workers, cases)
-    if count <= 1:
+    if count < 1 or (count == 1 and one_here):
         yield None
         return
     before = set(multiprocessing.active_children())
@@ -174,38 +174,6 @@ def write_summary(folder: Path, grid: Grid, rows: list[Row]) -> str:
     (folder / "summary.md").write_text(text, encoding="utf-8")
     summary.write_csv(cells, folder / "summary.csv")
     return text
-
-
-def replay(grid: Grid, case: Case, agents: tuple[str, ...], trace_dir: Path | None, rows: list[Row]) -> tuple[dict[str, Episode], list[str]]:
-    """Re-play one case for each agent (deterministic by seed), and warnings where an episode
-    does not give the cost its results row has (a non-deterministic agent, other code or traces)."""
-    known = {row_case(row): row for row in rows}
-    episodes, warnings = {}, []
-    for agent in agents:
-        this = case._replace(agent=agent)
-        episodes[agent] = episode = play_case(this, grid, trace_dir)
-        row = known.get(this)
-        if row is not None and row["total_cost"] != episode.summary.cost:
-            warnings.append(f"re-playing {this.describe()} gave another cost than {RESULTS_FILE}: the figure shows the re-played episode")
-    return episodes, warnings
-
-
-def draw_figures(folder: Path, grid: Grid, rows: list[Row], case: Case, trace_dir: Path | None, *,
-                 format: str = "png") -> tuple[list[Path], list[str]]:
-    """The heatmap of each (eta, beta); cumulative cost of every agent and the chosen
-    configurations of `case.agent` on `case`'s job and seed. Returns the files and any warnings."""
-    out = folder / "plots"
-    paths = [plots.heatmap(rows, grid, eta, beta, out / f"heatmap-eta{eta:g}-beta{beta:g}.{format}")
-             for eta in grid.etas for beta in grid.betas]
-    root = resolve_trace_dir(trace_dir)
-    if read_config(folder)["traces"] != trace_hashes(root):
-        raise ValueError(f"the traces in {root} are not those {folder} was run on (SHA-256 differ): re-playing a case needs them")
-    episodes, warnings = replay(grid, case, grid.agents, root, rows)
-    name = plots.case_name(case)
-    paths.append(plots.cumulative_cost(episodes, case, out / f"cumulative-{name}.{format}"))
-    safe_agent = "".join(ch if ch.isalnum() else "_" for ch in case.agent)
-    paths.append(plots.configurations(episodes[case.agent], case, out / f"configurations-{safe_agent}-{name}.{format}"))
-    return paths, warnings
 
 
 def default_case(grid: Grid, agent: str | None = None, workload: str | None = None, gpu: str | None = None,

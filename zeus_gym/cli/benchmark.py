@@ -14,7 +14,8 @@ from zeus_gym.backends import check_backend
 from zeus_gym.benchmark.grid import DEFAULT_AGENTS, Case, Grid, parse_grid
 from zeus_gym.benchmark.plots import PlotsUnavailable
 from zeus_gym.benchmark.results import RESULTS_FILE, read_results
-from zeus_gym.benchmark.run import CaseFailed, default_case, draw_figures, run_benchmark, write_summary
+from zeus_gym.benchmark.figures import draw_figures
+from zeus_gym.benchmark.run import CaseFailed, default_case, run_benchmark, write_summary
 from zeus_gym.cli.errors import output_folder, user_errors
 from zeus_gym.cli.options import Backend, Format, MaxRetries, RayAddress, Recurrences, TraceDir, Workers
 from zeus_gym.cli.progress import elapsed_since, progress_bar, terminate_as_interrupt
