@@ -15,7 +15,7 @@ from zeus_gym.benchmark.grid import DEFAULT_AGENTS, Case, Grid, parse_grid
 from zeus_gym.benchmark.plots import PlotsUnavailable
 from zeus_gym.benchmark.results import RESULTS_FILE, read_results
 from zeus_gym.benchmark.figures import draw_figures
-from zeus_gym.benchmark.run import CaseFailed, default_case, run_benchmark, write_summary
+from zeus_gym.benchmark.run import CaseFailed, default_case, run_benchmark, start_fork_server, write_summary
 from zeus_gym.cli.errors import output_folder, user_errors
 from zeus_gym.cli.options import Backend, Format, MaxRetries, RayAddress, Recurrences, TraceDir, Workers
 from zeus_gym.cli.progress import elapsed_since, progress_bar, terminate_as_interrupt
@@ -56,6 +56,8 @@ def benchmark(
     with user_errors():
         check_backend(backend, ray_address, workers)
         workers = workers or os.cpu_count() or 1
+        if backend == "local" and workers > 1:
+            start_fork_server()
         output_folder(output)
         grid = parse_grid(agents, workloads, gpus, seeds, eta, beta, load_trace_set(trace_dir).gpus, recurrences, max_retries)
         try:

@@ -12,8 +12,6 @@ from zeus_gym.backends import check_backend
 from zeus_gym.cli.errors import output_folder, user_errors
 from zeus_gym.cli.options import Backend, Beta, Eta, Gpu, RayAddress, TraceDir
 from zeus_gym.cli.progress import elapsed_since, progress_bar, terminate_as_interrupt
-from zeus_gym.cluster.run import RESULTS_FILE, SUMMARY_FILE, Settings, read_rows, run_cluster
-from zeus_gym.cluster.summary import summary_frame, summary_markdown
 
 
 @user_errors()
@@ -41,6 +39,10 @@ def cluster(
     """Play an agent and Default on every recurring job group of a cluster trace (the Zeus
     artifact's run_alibaba.py), in parallel into a resumable folder; print a per-dataset summary."""
     start = time.perf_counter()
+    # Imported here: the cluster modules need pandas, which every other command would pay for at start-up.
+    from zeus_gym.cluster.run import RESULTS_FILE, SUMMARY_FILE, Settings, read_rows, run_cluster
+    from zeus_gym.cluster.summary import summary_frame, summary_markdown
+
     settings = Settings(
         groups=groups, synthetic_groups=synthetic_groups, synthetic_seed=synthetic_seed, gpu=gpu, eta=eta, beta=beta,
         agent=agent, max_retries=max_retries, trace_dir=None if trace_dir is None else str(trace_dir),

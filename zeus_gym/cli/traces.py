@@ -10,8 +10,6 @@ import typer
 
 from zeus_gym.cli.errors import output_file, output_folder, user_errors
 from zeus_gym.cli.options import TraceDir
-from zeus_gym.cluster.groups import fetch_alibaba_groups, read_groups
-from zeus_gym.cluster.synth import synthesize_groups, write_groups
 from zeus_gym.traces import fetch_traces
 from zeus_gym.traces.load import load_trace_set
 from zeus_gym.traces.locate import locate_traces
@@ -56,6 +54,9 @@ def synth_groups(
     They are made up (a documented, seeded model of group sizes, runtimes, arrivals and overlaps
     over the six datasets: see zeus_gym.cluster.synth), not the Alibaba trace."""
     output_file(output, "--output")
+    from zeus_gym.cluster.groups import read_groups  # the cluster modules need pandas: not at every start-up
+    from zeus_gym.cluster.synth import synthesize_groups, write_groups
+
     frame = synthesize_groups(groups, seed=seed, min_size=min_size, max_size=max_size)
     path = write_groups(frame, output)
     read_groups(path)  # what was written must read back valid
@@ -73,6 +74,8 @@ def fetch_groups(
     network) and verify it by its git blob id."""
     if output is not None:
         output_folder(output)
+    from zeus_gym.cluster.groups import fetch_alibaba_groups, read_groups
+
     path = fetch_alibaba_groups(output, base_url=base_url)
     frame = read_groups(path)
     typer.echo(f"{path}: {frame['group'].nunique()} groups, {len(frame)} submissions (git blob id verified)")

@@ -8,15 +8,17 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
-import pandas as pd
 
 from zeus_gym.traces.errors import TraceValidationError
 from zeus_gym.traces.files import GPU_NAME_RULE, PowerFiles, describe_file_kind, scan_power_files
 from zeus_gym.traces.locate import resolve_trace_dir
 from zeus_gym.traces.parse import POWER_SCHEMA, TRAIN_SCHEMA, read_trace_csv
 from zeus_gym.traces.registry import POWER_PREFIX, POWER_SUFFIX, TRAIN_FILE
+
+if TYPE_CHECKING:  # only for annotations: importing pandas is a fifth of a second of every start-up
+    import pandas as pd
 
 
 # eq=False: field-wise equality would compare DataFrames, which has no single truth value.

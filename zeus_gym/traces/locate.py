@@ -13,10 +13,7 @@ from pathlib import Path
 from typing import Iterator, NamedTuple
 
 import platformdirs
-import pooch
-import requests
 
-from zeus_gym.traces.download import PinnedDownloader
 from zeus_gym.traces.errors import TraceHashError, TracesNotFoundError
 from zeus_gym.traces.files import missing_file, missing_power_files, scan_power_files
 from zeus_gym.traces.registry import (
@@ -85,6 +82,8 @@ def check_trace_folder(folder: Path, origin: str) -> Path:
 @contextmanager
 def _pooch_log_level(level: int) -> Iterator[None]:
     """Quiet pooch's per-file INFO lines unless progress was asked for."""
+    import pooch  # here, as in `_fetch_one`: only a download needs it (a tenth of a second of every start-up)
+
     logger = pooch.get_logger()
     previous = logger.level
     logger.setLevel(level)
@@ -96,6 +95,11 @@ def _pooch_log_level(level: int) -> Iterator[None]:
 
 def _fetch_one(name: str, dest: Path, base_url: str, progress: bool) -> None:
     """Download one registry file into dest unless it is already there and valid."""
+    import pooch
+    import requests
+
+    from zeus_gym.traces.download import PinnedDownloader
+
     url = file_url(name, base_url)
     expected = REGISTRY[name].sha256
     recorder = PinnedDownloader(REGISTRY[name].size, expected, name, progress)  # stops at the pinned size

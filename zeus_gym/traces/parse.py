@@ -12,13 +12,15 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import pandas as pd
 
 from zeus_gym.traces.errors import TraceValidationError
 from zeus_gym.traces.files import describe_file_kind
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -273,6 +275,8 @@ def _check_shape(path: Path, data: bytes) -> None:
 
 def _read_text(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
     """The file's cells as text with blank lines dropped, and each remaining row's line number."""
+    import pandas as pd  # imported by the first parse, not by every start-up (a fifth of a second)
+
     data = _read_bytes(path)
     _check_shape(path, data)
     try:
@@ -298,6 +302,8 @@ def _read_text(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
 
 def read_trace_csv(path: Path, schema: Schema) -> pd.DataFrame:
     """Parse and validate one trace file; extra columns are kept as text, row order is kept."""
+    import pandas as pd
+
     raw, lines = _read_text(path)
     missing = [name for name in schema.columns if name not in raw.columns]
     if missing:
