@@ -7,20 +7,21 @@ import math
 import numpy as np
 
 
-def reward_precision(rewards: np.ndarray) -> float:
-    """1 / variance of an arm's rewards; inf when they are all equal (sampling returns the mean)."""
-    variance = variance_of(rewards)
+def precision_of(variance: float) -> float:
+    """1 / variance; inf for a variance of 0."""
     return np.inf if variance == 0.0 else 1.0 / variance
 
 
-def variance_of(rewards: np.ndarray) -> float:
-    """`np.var(rewards)` of a 1-D float64 array by the same ufunc calls (sum, divide, subtract,
-    square, sum, divide) without its Python-level wrapping, which costs more than the arithmetic on
-    an arm's few rewards (tested equal)."""
+def sum_and_variance(rewards: np.ndarray) -> tuple[float, float]:
+    """`np.add.reduce(rewards)` and `np.var(rewards)` of a 1-D float64 array, the variance by the
+    same ufunc calls as numpy's (sum, divide, subtract, square, sum, divide) without its
+    Python-level wrapping, which costs more than the arithmetic on an arm's few rewards (tested
+    equal); the sum is the one the mean needs, so that the bandit's fit need not sum again."""
     n = len(rewards)
-    deviations = rewards - np.add.reduce(rewards) / n
+    total = np.add.reduce(rewards)
+    deviations = rewards - total / n
     np.multiply(deviations, deviations, out=deviations)
-    return np.add.reduce(deviations).item() / n
+    return total.item(), np.add.reduce(deviations).item() / n
 
 
 class GaussianThompson:
@@ -51,24 +52,28 @@ class GaussianThompson:
         self.mean = np.full(len(self.arms), float(prior_mean))
         self.precision = np.full(len(self.arms), float(prior_precision))
         self.count = np.zeros(len(self.arms), dtype=np.int64)
-        self._counts = [0] * len(self.arms)  # self.count as Python ints, read per prediction
-        self._scale = np.array([_scale(p) for p in self.precision.tolist()])  # the normal draws' standard deviations
+        # What a prediction reads, as Python numbers: self.count, self.mean, and the normal draws'
+        # standard deviations sqrt(1 / self.precision).
+        self._counts = [0] * len(self.arms)
+        self._means = self.mean.tolist()
+        self._scales = [_scale(p) for p in self.precision.tolist()]
 
-    def fit(self, arm: int, rewards: np.ndarray, precision: float) -> None:
-        """Replace the arm's belief by the posterior of the prior given `rewards`."""
-        i = self.index[arm]
-        self.mean[i], self.precision[i], self.count[i] = self.prior_mean, self.prior_precision, len(rewards)
-        self._counts[i] = len(rewards)
-        if len(rewards) == 0:
-            self._scale[i] = _scale(self.prior_precision)
-            return
-        if precision == np.inf:
-            self.precision[i], self.mean[i] = np.inf, np.add.reduce(rewards) / len(rewards)  # rewards.mean()
+    def fit(self, arm: int, rewards: np.ndarray, precision: float, total: float | None = None) -> None:
+        """Replace the arm's belief by the posterior of the prior given `rewards` (`total`: their
+        `np.add.reduce`, if the caller has it)."""
+        i, n = self.index[arm], len(rewards)
+        self.count[i] = self._counts[i] = n
+        if n == 0:
+            mean, posterior = self.prior_mean, self.prior_precision
         else:
-            posterior = self.prior_precision + len(rewards) * precision
-            self.precision[i] = posterior
-            self.mean[i] = (self.prior_precision * self.prior_mean + precision * np.add.reduce(rewards)) / posterior
-        self._scale[i] = _scale(self.precision.item(i))
+            total = np.add.reduce(rewards).item() if total is None else total
+            if precision == np.inf:
+                mean, posterior = total / n, np.inf  # rewards.mean()
+            else:
+                posterior = self.prior_precision + n * precision
+                mean = (self.prior_precision * self.prior_mean + precision * total) / posterior
+        self.mean[i], self.precision[i] = mean, posterior
+        self._means[i], self._scales[i] = float(mean), _scale(float(posterior))
 
     def predict(self) -> int:
         """An under-explored arm if any (in a random order), else the best sampled mean reward."""
@@ -81,7 +86,7 @@ class GaussianThompson:
                 return self.arms[i]
         draws = self.rng.standard_normal(len(self.arms)).tolist()
         # numpy's normal(loc, scale) is loc + scale * z: the same on Python floats, arm by arm.
-        samples = [mean + scale * z for mean, scale, z in zip(self.mean.tolist(), self._scale.tolist(), draws)]
+        samples = [mean + scale * z for mean, scale, z in zip(self._means, self._scales, draws)]
         if any(sample != sample for sample in samples):  # NaN (inf * 0): numpy's argmax picks it
             return self.arms[int(np.argmax(samples))]
         return self.arms[max(range(len(samples)), key=samples.__getitem__)]  # the first of equal samples, as the reference

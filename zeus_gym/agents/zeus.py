@@ -10,7 +10,7 @@ from zeus_gym.agents.base import JobInfo
 from zeus_gym.agents.legacy import LegacyJob, LegacyLoop
 from zeus_gym.agents.power import JITPowerLimits
 from zeus_gym.agents.pruning import PruningExplorer
-from zeus_gym.agents.thompson import GaussianThompson, reward_precision
+from zeus_gym.agents.thompson import GaussianThompson, precision_of, sum_and_variance
 
 
 class ZeusBatchSizeOptimizer:
@@ -77,7 +77,11 @@ class ZeusBatchSizeOptimizer:
             rewards = np.array([])
         else:  # a view of the arm's buffer: no array built per observation
             rewards = self._reward_arrays[arm][max(0, count - self.window_size) if self.window_size else 0 : count]
-        self.bandit.fit(arm, rewards, reward_precision(rewards) if len(rewards) else np.inf)  # type: ignore[union-attr]
+        if len(rewards) == 0:
+            self.bandit.fit(arm, rewards, np.inf)  # type: ignore[union-attr]
+            return
+        total, variance = sum_and_variance(rewards)
+        self.bandit.fit(arm, rewards, precision_of(variance), total)  # type: ignore[union-attr]
 
 
 class ZeusAgent(LegacyLoop):
