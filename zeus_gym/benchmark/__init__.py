@@ -2,7 +2,7 @@
 
 `parse_grid` / `Grid` describe the cases, `run_benchmark` plays them in worker processes into
 `results.csv` (see `zeus_gym.benchmark.results` for the crash-safe format), `summary` makes the
-paper-style table and `plots` the figures; `zeus_gym.cli.benchmark` and `zeus_gym.cli.plot` hold the CLI commands.
+paper-style table, `plots` the figures and `figures` draws a folder's set of them; `zeus_gym.cli.benchmark` and `zeus_gym.cli.plot` hold the CLI commands.
 """
 
 from zeus_gym.benchmark.grid import DEFAULT_AGENTS, Case, Grid, parse_grid
