@@ -138,6 +138,21 @@ def test_figures_drawn_beside_a_helper_are_those_drawn_alone(small_run, zeus_tra
     assert drawn[2] == drawn[1]
 
 
+def test_the_background_import_of_matplotlib_leaves_a_missing_one_to_the_figures(monkeypatch):
+    import sys
+    import threading
+
+    from zeus_gym.benchmark.plots import import_matplotlib_in_background
+
+    for name in [name for name in sys.modules if name == "matplotlib" or name.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed: importing it raises ImportError
+    raised = []
+    monkeypatch.setattr(threading, "excepthook", raised.append)
+    import_matplotlib_in_background().join()
+    assert raised == []
+
+
 def test_agent_labels_for_readers(tmp_path):
     from zeus_gym.benchmark.plots import agent_label
 

@@ -9,7 +9,9 @@ is 1 by construction of the normalisation, so it is not drawn when other agents 
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -36,6 +38,20 @@ BUILT_IN_NAMES = {"zeus": "Zeus", "frugal": "Frugal", "default": "Default", "ora
 
 class PlotsUnavailable(ValueError):
     """matplotlib (the `plot` extra) is not installed."""
+
+
+def import_matplotlib_in_background() -> threading.Thread:
+    """Start importing matplotlib in a thread (half a second of CPU): a benchmark's parent mostly
+    waits on its workers, and its figures then start at once. A missing matplotlib is left to be
+    reported when the figures are drawn."""
+
+    def load() -> None:
+        with contextlib.suppress(ImportError):
+            import matplotlib.figure  # noqa: F401
+
+    thread = threading.Thread(target=load, name="zeus-gym: import matplotlib")
+    thread.start()
+    return thread
 
 
 def agent_label(spec: str) -> str:

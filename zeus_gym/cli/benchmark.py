@@ -12,7 +12,7 @@ import typer
 from zeus_gym.agents import AGENTS
 from zeus_gym.backends import check_backend
 from zeus_gym.benchmark.grid import DEFAULT_AGENTS, Case, Grid, parse_grid
-from zeus_gym.benchmark.plots import PlotsUnavailable
+from zeus_gym.benchmark.plots import PlotsUnavailable, import_matplotlib_in_background
 from zeus_gym.benchmark.results import RESULTS_FILE, read_results
 from zeus_gym.benchmark.figures import draw_figures
 from zeus_gym.benchmark.run import CaseFailed, default_case, run_benchmark, start_fork_server, write_summary
@@ -60,6 +60,8 @@ def benchmark(
             start_fork_server()
         output_folder(output)
         grid = parse_grid(agents, workloads, gpus, seeds, eta, beta, load_trace_set(trace_dir).gpus, recurrences, max_retries)
+        if plots:
+            import_matplotlib_in_background()
         try:
             with terminate_as_interrupt(), progress_bar("benchmark", "cases") as update:
                 grid, rows, ran = run_benchmark(grid, output, trace_dir=trace_dir, workers=workers, on_row=update,
