@@ -62,6 +62,14 @@ class BufferedDraw:
             self.words[i] = self.generators[i].integers(0, 2**32, size=self.block, dtype=np.uint32)
             self.position[i] = 0
 
+    def refill_keeping(self, index: int) -> None:
+        """Refill job `index`'s buffer now, keeping the words it has not consumed at its front
+        (the stream is unchanged: the new words are the ones that follow them)."""
+        kept = self.words[index, self.position[index] :].copy()
+        self.words[index, : len(kept)] = kept
+        self.words[index, len(kept) :] = self.generators[index].integers(0, 2**32, size=self.block - len(kept), dtype=np.uint32)
+        self.position[index] = 0
+
     def _next_words(self, jobs: np.ndarray) -> np.ndarray:
         self._refill(jobs[self.position[jobs] >= self.block])
         words = self.words[jobs, self.position[jobs]].astype(np.uint64)

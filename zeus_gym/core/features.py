@@ -84,9 +84,19 @@ def observation_bounds(params: Params, caps: tuple[float, float] | None = None) 
 def empty_observation(params: Params, n: int | None, allocate: Callable = np.zeros) -> dict[str, np.ndarray]:
     """Views of ONE contiguous float32 buffer per key (`n` jobs, or one without a leading axis);
     `allocate=np.empty` for a buffer that is about to be overwritten whole."""
+    return observation_views(params, observation_buffer(params, n, allocate))
+
+
+def observation_buffer(params: Params, n: int | None, allocate: Callable = np.zeros) -> np.ndarray:
+    """The float32 array (`n` rows, or one without a leading axis) of `empty_observation`."""
     k, f, g = num_configs(params), len(CONFIG_FEATURES), len(GLOBAL_FEATURES)
     lead = () if n is None else (n,)
-    buffer = allocate((*lead, k * f + g + k), dtype=np.float32)
+    return allocate((*lead, k * f + g + k), dtype=np.float32)
+
+
+def observation_views(params: Params, buffer: np.ndarray) -> dict[str, np.ndarray]:
+    """The observation's keys as views of `buffer`, float32 rows (configs, globals, action_mask)."""
+    k, f, g = num_configs(params), len(CONFIG_FEATURES), len(GLOBAL_FEATURES)
     return {
         "configs": buffer[..., : k * f],
         "globals": buffer[..., k * f : k * f + g],
