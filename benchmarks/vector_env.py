@@ -1,7 +1,10 @@
 """Vector-env steps per second (sub-environment steps) of the native RecurringJob-v2 vector env
-and of SyncVectorEnv over single envs at the same N, measured in the same run, random actions.
+(numpy step, and with numba installed the compiled step, `accelerator="numba"`) and of
+SyncVectorEnv over single envs at the same N, measured in the same run, random actions. The
+two native steps are measured in alternating rounds (best of `--rounds`), so that a slower
+spell of the machine does not fall on one of them only.
 
-    ZEUS_GYM_TRACE_DIR=... python benchmarks/vector_env.py [--sizes 1,64,1024] [--seconds 2]
+    ZEUS_GYM_TRACE_DIR=... python benchmarks/vector_env.py [--sizes 1,64,1024] [--seconds 2] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import time
 import gymnasium as gym
 
 import zeus_gym  # noqa: F401
+from zeus_gym.core.compiled import available
 
 ENV_ID = "ZeusGym/RecurringJob-v2"
 
@@ -69,15 +73,34 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--workload", default="librispeech")
     parser.add_argument("--gpu", default="v100")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     kwargs = dict(workload=args.workload, gpu=args.gpu)
-    print(f"{'N':>6} {'native steps/s':>15} {'(copy=False)':>13} {'SyncVectorEnv':>14} {'ratio':>7} {'(copy=False)':>13}")
+    accelerators = ["numpy", "numba"] if available() else ["numpy"]
+    if not available():
+        print('numba is not installed (pip install "zeus-gym[fast]"): the compiled step is not measured')
+    print(f"{'N':>6} {'numpy steps/s':>14} {'(copy=False)':>13} {'numba steps/s':>14} {'(copy=False)':>13} {'SyncVectorEnv':>14} "
+          f"{'numpy/sync':>11} {'numba/numpy':>12}")
+    best_at_largest: dict[str, float] = {}
     for n in (int(size) for size in args.sizes.split(",")):
-        native = steps_per_second(gym.make_vec(ENV_ID, num_envs=n, vectorization_mode="vector_entry_point", **kwargs), args.seconds)
-        reused = steps_per_second(gym.make_vec(ENV_ID, num_envs=n, vectorization_mode="vector_entry_point", copy=False, **kwargs), args.seconds)
+        envs = {(accelerator, copy): gym.make_vec(ENV_ID, num_envs=n, vectorization_mode="vector_entry_point", copy=copy, accelerator=accelerator, **kwargs)
+                for accelerator in accelerators for copy in (True, False)}
+        for each in envs.values():  # the first numba step loads (or compiles) the kernel
+            each.reset(seed=0)
+            each.step(each.action_space.sample())
+        best = dict.fromkeys(envs, 0.0)
+        for _ in range(args.rounds):
+            for key, each in envs.items():
+                best[key] = max(best[key], steps_per_second(each, args.seconds / args.rounds))
         sync = steps_per_second(gym.make_vec(ENV_ID, num_envs=n, vectorization_mode="sync", **kwargs), args.seconds)
-        print(f"{n:>6} {native:>15,.0f} {reused:>13,.0f} {sync:>14,.0f} {native / sync:>7.1f} {reused / sync:>13.1f}")
+        numba_ = [f"{best[('numba', True)]:>14,.0f}", f"{best[('numba', False)]:>13,.0f}"] if available() else [f"{'-':>14}", f"{'-':>13}"]
+        speedup = f"{best[('numba', True)] / best[('numpy', True)]:>12.2f}" if available() else f"{'-':>12}"
+        print(f"{n:>6} {best[('numpy', True)]:>14,.0f} {best[('numpy', False)]:>13,.0f} {' '.join(numba_)} {sync:>14,.0f} "
+              f"{best[('numpy', True)] / sync:>11.1f} {speedup}")
+        best_at_largest = {accelerator: best[(accelerator, True)] for accelerator in accelerators}
     largest = max(int(size) for size in args.sizes.split(","))
+    print(f"aim at N={largest}, copy=True: 2,000,000 steps/s; " + ", ".join(
+        f"{accelerator} {rate:,.0f} ({rate / 2e6:.2f} of the aim)" for accelerator, rate in best_at_largest.items()))
     ceiling, size = copy_ceiling(gym.make_vec(ENV_ID, num_envs=largest, vectorization_mode="vector_entry_point", **kwargs), args.seconds)
     print(f"N={largest}: copying the observation alone ({size / 2**20:.1f} MiB per step) allows {ceiling:,.0f} steps/s, "
           "the ceiling of copy=True on this machine")
