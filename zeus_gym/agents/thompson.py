@@ -63,20 +63,33 @@ class GaussianThompson:
         self.num_exploration = num_exploration
         self.rng = np.random.default_rng(seed)
         self._permutation = PermutationDraws(self.rng)
-        self.mean = np.full(len(self.arms), float(prior_mean))
-        self.precision = np.full(len(self.arms), float(prior_precision))
-        self.count = np.zeros(len(self.arms), dtype=np.int64)
-        # What a prediction reads, as Python numbers: self.count, self.mean, and the normal draws'
-        # standard deviations sqrt(1 / self.precision).
+        # Per arm, as Python numbers (a numpy write costs more than the fit's arithmetic): rewards
+        # seen, posterior mean and precision, and the normal draws' standard deviation sqrt(1 / precision).
         self._counts = [0] * len(self.arms)
-        self._means = self.mean.tolist()
-        self._scales = [_scale(p) for p in self.precision.tolist()]
+        self._means = [float(prior_mean)] * len(self.arms)
+        self._precisions = [float(prior_precision)] * len(self.arms)
+        self._scales = [_scale(p) for p in self._precisions]
+
+    @property
+    def mean(self) -> np.ndarray:
+        """Each arm's posterior mean reward (a new array)."""
+        return np.array(self._means)
+
+    @property
+    def precision(self) -> np.ndarray:
+        """Each arm's posterior precision of its mean (a new array)."""
+        return np.array(self._precisions)
+
+    @property
+    def count(self) -> np.ndarray:
+        """How many rewards each arm's belief was fitted to (a new array)."""
+        return np.array(self._counts, dtype=np.int64)
 
     def fit(self, arm: int, rewards: np.ndarray | list[float], precision: float, total: float | None = None) -> None:
         """Replace the arm's belief by the posterior of the prior given `rewards` (`total`: their
         `np.add.reduce`, if the caller has it)."""
         i, n = self.index[arm], len(rewards)
-        self.count[i] = self._counts[i] = n
+        self._counts[i] = n
         if n == 0:
             mean, posterior = self.prior_mean, self.prior_precision
         else:
@@ -86,8 +99,8 @@ class GaussianThompson:
             else:
                 posterior = self.prior_precision + n * precision
                 mean = (self.prior_precision * self.prior_mean + precision * total) / posterior
-        self.mean[i], self.precision[i] = mean, posterior
-        self._means[i], self._scales[i] = float(mean), _scale(float(posterior))
+        mean, posterior = float(mean), float(posterior)
+        self._means[i], self._precisions[i], self._scales[i] = mean, posterior, _scale(posterior)
 
     def predict(self) -> int:
         """An under-explored arm if any (in a random order), else the best sampled mean reward."""
