@@ -76,11 +76,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     kwargs = dict(workload=args.workload, gpu=args.gpu)
-    accelerators = ["numpy", "numba"] if available() else ["numpy"]
-    if not available():
+    has_numba = available()
+    accelerators = ["numpy", "numba"] if has_numba else ["numpy"]
+    if not has_numba:
         print('numba is not installed (pip install "zeus-gym[fast]"): the compiled step is not measured')
     print(f"{'N':>6} {'numpy steps/s':>14} {'(copy=False)':>13} {'numba steps/s':>14} {'(copy=False)':>13} {'SyncVectorEnv':>14} "
           f"{'numpy/sync':>11} {'numba/numpy':>12}")
+    largest = max(int(size) for size in args.sizes.split(","))
     best_at_largest: dict[str, float] = {}
     for n in (int(size) for size in args.sizes.split(",")):
         envs = {(accelerator, copy): gym.make_vec(ENV_ID, num_envs=n, vectorization_mode="vector_entry_point", copy=copy, accelerator=accelerator, **kwargs)
@@ -93,12 +95,12 @@ def main() -> None:
             for key, each in envs.items():
                 best[key] = max(best[key], steps_per_second(each, args.seconds / args.rounds))
         sync = steps_per_second(gym.make_vec(ENV_ID, num_envs=n, vectorization_mode="sync", **kwargs), args.seconds)
-        numba_ = [f"{best[('numba', True)]:>14,.0f}", f"{best[('numba', False)]:>13,.0f}"] if available() else [f"{'-':>14}", f"{'-':>13}"]
-        speedup = f"{best[('numba', True)] / best[('numpy', True)]:>12.2f}" if available() else f"{'-':>12}"
+        numba_ = [f"{best[('numba', True)]:>14,.0f}", f"{best[('numba', False)]:>13,.0f}"] if has_numba else [f"{'-':>14}", f"{'-':>13}"]
+        speedup = f"{best[('numba', True)] / best[('numpy', True)]:>12.2f}" if has_numba else f"{'-':>12}"
         print(f"{n:>6} {best[('numpy', True)]:>14,.0f} {best[('numpy', False)]:>13,.0f} {' '.join(numba_)} {sync:>14,.0f} "
               f"{best[('numpy', True)] / sync:>11.1f} {speedup}")
-        best_at_largest = {accelerator: best[(accelerator, True)] for accelerator in accelerators}
-    largest = max(int(size) for size in args.sizes.split(","))
+        if n == largest:
+            best_at_largest = {accelerator: best[(accelerator, True)] for accelerator in accelerators}
     print(f"aim at N={largest}, copy=True: 2,000,000 steps/s; " + ", ".join(
         f"{accelerator} {rate:,.0f} ({rate / 2e6:.2f} of the aim)" for accelerator, rate in best_at_largest.items()))
     ceiling, size = copy_ceiling(gym.make_vec(ENV_ID, num_envs=largest, vectorization_mode="vector_entry_point", **kwargs), args.seconds)

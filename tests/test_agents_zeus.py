@@ -116,6 +116,30 @@ def test_batch_size_optimizer_predicts_what_zeus_predicts(job, window_size, prio
             theirs.observe(zeus_job, batch_size, cost, reached)
 
 
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(window_size=st.sampled_from([0, 30]), seed=st.integers(0, 2**32 - 1), data=st.data())
+def test_long_arms_predict_what_zeus_predicts(window_size, seed, data):
+    """Over 150 runs on 3 batch sizes the arms outgrow the fits on Python floats (24 rewards), with
+    and without a window: the numpy fits, their buffers refilled as they are read, agree too."""
+    sizes = [8, 16, 32]
+    options = dict(window_size=window_size, seed=seed)
+    theirs = optimizer.PruningGTSBatchSizeOptimizer(**options, verbose=False)
+    ours = ZeusBatchSizeOptimizer(**options)
+    zeus_job, our_job = legacy_job(sizes, 16)
+    theirs.register_job(zeus_job, sizes)
+    ours.register_job(our_job, sizes)
+    costs = st.floats(1.0, 5.0, allow_nan=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for _ in range(150):
+            batch_size = ours.predict(our_job)
+            assert batch_size == theirs.predict(zeus_job)
+            cost = data.draw(costs)
+            ours.observe(our_job, batch_size, cost, True)
+            theirs.observe(zeus_job, batch_size, cost, True)
+    assert max(len(rewards) for rewards in ours.rewards.values()) > 2 * 30  # the long path ran, past a window
+
+
 def test_concurrency_skips_results_out_of_the_expected_order():
     sizes = [8, 16, 32, 64]
     zeus_job, our_job = legacy_job(sizes, 32)

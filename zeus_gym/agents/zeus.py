@@ -41,7 +41,9 @@ class ZeusBatchSizeOptimizer:
         self.explorer = PruningExplorer(batch_sizes, job.default_bs)
         self.history: list[tuple[int, float]] = []  # (batch size, reward = -cost), in order
         self.rewards: dict[int, list[float]] = {}  # the same, per batch size
-        self._reward_arrays: dict[int, np.ndarray] = {}  # the same in float64 buffers (grown by doubling)
+        # The same for the arms that outgrew the Python path: a float64 buffer grown by doubling
+        # and how many of its entries are up to date (brought up to date when a fit reads it).
+        self._reward_arrays: dict[int, tuple[np.ndarray, int]] = {}
         self.bandit: GaussianThompson | None = None
 
     def predict(self, job: Hashable) -> int:
@@ -64,10 +66,6 @@ class ZeusBatchSizeOptimizer:
         self.history.append((batch_size, -cost))
         seen = self.rewards.setdefault(batch_size, [])
         seen.append(-cost)
-        buffer = self._reward_arrays.get(batch_size)
-        if buffer is None or len(buffer) < len(seen):
-            buffer = self._reward_arrays[batch_size] = np.resize(np.array(seen, dtype=float), 2 * len(seen))
-        buffer[len(seen) - 1] = -cost
         if self.bandit is not None:
             if batch_size in self.bandit.index:
                 self._fit(batch_size)
@@ -84,10 +82,22 @@ class ZeusBatchSizeOptimizer:
         if count - start <= _SHORT:
             rewards = seen[start:]
             total, variance = short_sum_and_variance(rewards)
-        else:  # a view of the arm's buffer: no array built per observation
-            rewards = self._reward_arrays[arm][start:count]
+        else:
+            rewards = self._reward_array(arm, count)[start:]
             total, variance = sum_and_variance(rewards)
         self.bandit.fit(arm, rewards, precision_of(variance), total)  # type: ignore[union-attr]
+
+    def _reward_array(self, arm: int, count: int) -> np.ndarray:
+        """The arm's `count` rewards as a view of its float64 buffer: only the rewards since the
+        last read are copied in, and the buffer is rebuilt only when it is full."""
+        seen = self.rewards[arm]
+        buffer, filled = self._reward_arrays.get(arm, (None, 0))
+        if buffer is None or len(buffer) < count:
+            buffer = np.resize(np.array(seen, dtype=float), 2 * count)
+        elif filled < count:
+            buffer[filled:count] = seen[filled:count]
+        self._reward_arrays[arm] = (buffer, count)
+        return buffer[:count]
 
 
 class ZeusAgent(LegacyLoop):
