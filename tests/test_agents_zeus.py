@@ -137,7 +137,9 @@ def test_long_arms_predict_what_zeus_predicts(window_size, seed, data):
             cost = data.draw(costs)
             ours.observe(our_job, batch_size, cost, True)
             theirs.observe(zeus_job, batch_size, cost, True)
-    assert max(len(rewards) for rewards in ours.rewards.values()) > 2 * 30  # the long path ran, past a window
+    # 150 runs, a few of them pruning, over at most 3 arms: one arm had at least 48 rewards, so the
+    # numpy path ran, and with window_size 30 on a window that no longer starts at the first reward.
+    assert max(len(rewards) for rewards in ours.rewards.values()) > 30
 
 
 def test_concurrency_skips_results_out_of_the_expected_order():
