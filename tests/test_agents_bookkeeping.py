@@ -59,15 +59,19 @@ def test_an_index_permutation_draws_the_arm_permutation(arms, seed):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.integers(0, 2**63), st.lists(st.integers(0, 40), min_size=1, max_size=8))
+@given(st.integers(0, 2**63), st.lists(st.tuples(st.integers(0, 40), st.booleans()), min_size=1, max_size=8))
 def test_permutations_from_raw_draws_equal_choice(seed, sizes):
-    """`PermutationDraws` gives `choice(n, n)`'s permutations and leaves the stream as it does:
-    the normal draws between them and the 32-bit draws after them (which would read a buffered
-    half) are equal too."""
+    """`PermutationDraws` gives `choice(n, n)`'s permutations, or with `skip` only advances the
+    stream, as `choice` leaves it: the normal draws between them and the 32-bit draws after them
+    (which would read a buffered half) are equal too."""
     drawn, reference = np.random.default_rng(seed), np.random.default_rng(seed)
     draws = PermutationDraws(drawn)
-    for n in sizes:
-        assert draws(n) == reference.choice(n, n, replace=False).tolist()
+    for n, made in sizes:
+        expected = reference.choice(n, n, replace=False).tolist()
+        if made:
+            assert draws(n) == expected
+        else:
+            assert draws.skip(n) is None
         assert drawn.standard_normal(2).tolist() == reference.standard_normal(2).tolist()
     assert draws.fast  # no word was near a rejection: numpy's choice never ran
     assert drawn.integers(0, 2**32, size=3).tolist() == reference.integers(0, 2**32, size=3).tolist()
@@ -109,6 +113,7 @@ def test_the_pcg64_model_matches_numpy():
     assert _generator_whose_next_draw_is(0xDEADBEEF12345678, 2 * 12345 + 1, 2).bit_generator.random_raw(3)[2] == 0xDEADBEEF12345678
 
 
+@pytest.mark.parametrize("made", [True, False], ids=["made", "skipped"])
 @pytest.mark.parametrize(("output", "after_draws", "n", "rejected"), [
     (0x9E3779B9_00000000, 0, 2, False),  # low half 0: Floyd's first word is near a rejection, not rejected (range 2)
     (0x00000000_9E3779B9, 0, 3, True),  # high half 0: Floyd's second word (range 3) is rejected, one more word drawn
@@ -116,15 +121,19 @@ def test_the_pcg64_model_matches_numpy():
     (0x9E3779B9_00000000, 1, 3, True),  # the shuffle's first word (range 3) is rejected
     (0x9E3779B9_00000000, 2, 4, True),  # n = 4: the shuffle's second word (word 5, range 3) is rejected
 ])
-def test_a_word_near_a_rejection_goes_back_to_numpy(output, after_draws, n, rejected):
+def test_a_word_near_a_rejection_goes_back_to_numpy(output, after_draws, n, rejected, made):
     """Words Lemire's method might reject: the generator is rewound and numpy's choice draws; an
     odd count of words (a real rejection) leaves a half buffered, and later permutations come from
-    numpy's choice until none is."""
+    numpy's choice until none is. The same when the first permutation is skipped, not made."""
     increment = 2 * 987654321 + 1
     drawn, reference = (_generator_whose_next_draw_is(output, increment, after_draws) for _ in range(2))
     draws = PermutationDraws(drawn)
-    for size in (n, 5, 3, 6, 2, 4):
-        assert draws(size) == reference.choice(size, size, replace=False).tolist()
+    for k, size in enumerate((n, 5, 3, 6, 2, 4)):
+        expected = reference.choice(size, size, replace=False).tolist()
+        if made or k > 0:
+            assert draws(size) == expected
+        else:
+            draws.skip(size)
         assert drawn.standard_normal(3).tolist() == reference.standard_normal(3).tolist()
         assert drawn.bit_generator.state["has_uint32"] == reference.bit_generator.state["has_uint32"]
     assert drawn.integers(0, 2**32, size=3).tolist() == reference.integers(0, 2**32, size=3).tolist()

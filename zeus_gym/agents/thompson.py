@@ -107,11 +107,14 @@ class GaussianThompson:
         # The permutation is drawn even when no arm needs exploring: it advances the stream.
         # choice(arms, n) draws the permutation choice(n, n) draws (the draws depend only on the
         # two sizes) and indexes the arms with it; here it comes from the raw draws, a third of
-        # the time of choice(n, n).
+        # the time of choice(n, n), and when no arm needs exploring it is not even made.
         counts, n = self._counts, len(self.arms)
-        for i in self._permutation(n):
-            if counts[i] < self.num_exploration:
-                return self.arms[i]
+        if n and min(counts) < self.num_exploration:
+            for i in self._permutation(n):
+                if counts[i] < self.num_exploration:
+                    return self.arms[i]
+        else:  # no arm can be picked for exploring: only the stream's advance matters
+            self._permutation.skip(n)
         draws = self.rng.standard_normal(len(self.arms)).tolist()
         # numpy's normal(loc, scale) is loc + scale * z: the same on Python floats, arm by arm.
         samples = [mean + scale * z for mean, scale, z in zip(self._means, self._scales, draws)]
