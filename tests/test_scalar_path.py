@@ -4,6 +4,7 @@ same state arrays, the same info values and types, the same observation, the sam
 from __future__ import annotations
 
 import copy
+import functools
 import math
 
 import gymnasium as gym
@@ -19,6 +20,7 @@ from zeus_gym.core import step
 from zeus_gym.core.draws import ScalarDraw
 from zeus_gym.core.sums import pairwise_sum
 from zeus_gym.core.features import observe_configs
+from zeus_gym.core.scalar import Rows
 from zeus_gym.core.sim import SCALARS
 from zeus_gym.envs.recurring_job import INFO_FIELDS, outcome_info
 from tests.test_observation import configs_from_scratch
@@ -107,6 +109,42 @@ def test_pairwise_sum_data_tells_summation_orders_apart():
     arrays = [rng.standard_normal(n) * 10.0 ** rng.integers(-8, 8, n) for n in range(8, 300)]
     assert sum(sum(a.tolist()) != np.add.reduce(a) for a in arrays) > 100
     assert all(pairwise_sum(a.tolist()) == np.add.reduce(a) for a in arrays)
+
+
+@functools.lru_cache(maxsize=1)
+def _procedural_env():  # built once: a reset gives a fresh state
+    return gym.make("ZeusGym/RecurringJob-v2", workload="procedural", gpu="all", num_recurrences=3).unwrapped
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(FLOATS, st.just(np.nan), st.floats(3e38, 4e38)), st.sampled_from([True, False, 0, 7]))
+def test_rows_write_what_numpy_writes(value, flag):
+    """`Rows` writes elements through memoryviews: the float32, float64 and bool arrays get the
+    bits numpy's assignment gives them (overflow to inf and NaN included), and ints stay ints."""
+    env = _procedural_env()
+    env.reset(seed=0)
+    rows, expected = env._rows, env._state.copy()
+    rows.config_features[5] = value
+    rows.tries[2] = value
+    rows.last_run[1] = flag
+    rows.profiled[0] = flag
+    rows.recurrence[0] = 3 + flag
+    with np.errstate(over="ignore"):
+        expected.config_features[0, 5] = value
+    expected.tries[0, 2] = value
+    expected.last_run[0, 1] = flag
+    expected.profiled[0, 0] = flag
+    expected.recurrence[0] = 3 + flag
+    for f in fields(expected):
+        assert getattr(env._state, f.name).tobytes() == getattr(expected, f.name).tobytes(), f.name
+    assert type(rows.recurrence[0]) is int and type(rows.profiled[0]) is bool
+
+
+def test_rows_take_the_state_of_one_job(zeus_trace_dir):
+    envs = gym.make_vec("ZeusGym/RecurringJob-v2", num_envs=2, vectorization_mode="vector_entry_point")
+    envs.reset(seed=0)
+    with pytest.raises(ValueError, match="single job, got 2 jobs"):
+        Rows(envs.unwrapped._state)
 
 
 @pytest.mark.parametrize("kwargs", CASES[:3] + CASES[-1:], ids=lambda k: "-".join(map(str, k.values())))

@@ -2,7 +2,7 @@
 
 numpy's per-call overhead (about 1 µs) dominates a step of one job, so this path reads per-job
 lookup tables of Python numbers (built once per job and `Params`) and updates the state's arrays
-element by element, including only the `configs` rows a step changes. The arithmetic is
+element by element through memoryviews (`Rows`), including only the `configs` rows a step changes. The arithmetic is
 `simulate_run` and `step`'s, operation for operation on IEEE doubles (Python's floats), so the
 state and the outcome are those of `step(..., backend=SCALARS)` bit for bit (tested equal), and
 the random draws are the same calls on the same generator in the same order.
@@ -23,6 +23,11 @@ from zeus_gym.core.sums import pairwise_sum
 _F = len(CONFIG_FEATURES)
 # Columns of a `configs` row, offsets from the row's start.
 _TRIES, _MEAN_COST, _REACH, _PROFILED, _KNOWN, _RATIO, _EPOCHS, _TARGET, _ESTIMATE = range(NUM_STATIC, _F)
+# The `State` arrays a step reads or writes element by element (see `Rows`).
+_ROW_FIELDS = (
+    "recurrence", "attempt", "recurrence_cost", "min_cost", "tries", "cost_sum", "reached", "tries_feature",
+    "mean_cost_feature", "reach_rate_feature", "profiled", "epochs_sum", "reached_epochs", "config_features", "last_run",
+)
 
 
 class JobTables:
@@ -74,6 +79,24 @@ def job_tables(params: Params, job: int) -> JobTables:
     return tables
 
 
+class Rows:
+    """Flat memoryviews of the single job's arrays of a `State` (its row 0), and its `configs`
+    row as a numpy array: a step reads and writes some forty elements, and one through a
+    memoryview costs half of numpy's scalar indexing (the same C casts, so the same values).
+    Memoryviews cannot be pickled: an env keeps one per state and rebuilds it after a copy."""
+
+    __slots__ = ("state", "features_array", *_ROW_FIELDS)
+
+    def __init__(self, state: State) -> None:
+        if state.job.shape != (1,):
+            raise ValueError(f"Rows needs the state of a single job, got {state.job.shape[0]} jobs")
+        self.state = state
+        self.features_array = state.config_features[0]
+        for name in _ROW_FIELDS:
+            array = getattr(state, name)
+            setattr(self, name, memoryview(array if array.ndim == 1 else array[0]))
+
+
 def _batch_total(row: np.ndarray, start: int, count: int) -> float:
     """`row[start:start + count].sum()` of float64 as numpy computes it (`pairwise_sum`)."""
     if count < 8:  # the common case, inline: in order from 0.0
@@ -84,9 +107,9 @@ def _batch_total(row: np.ndarray, start: int, count: int) -> float:
     return pairwise_sum(row[start : start + count].tolist())
 
 
-def step_one(params: Params, state: State, tables: JobTables, b: int, power_index: int, generator: np.random.Generator) -> tuple:
-    """Step the single job of `state` in place at (`b`, `power_index`), a valid action. Returns
-    the env's `info` (the `INFO_FIELDS` as Python scalars, the profile's epoch costs, the
+def step_one(params: Params, rows: Rows, tables: JobTables, b: int, power_index: int, generator: np.random.Generator) -> tuple:
+    """Step the single job of `rows.state` in place at (`b`, `power_index`), a valid action.
+    Returns the env's `info` (the `INFO_FIELDS` as Python scalars, the profile's epoch costs, the
     default cost), the reward, `terminated`, and the next observation's global features (see
     `observe_one`)."""
     t, num_p = tables, tables.num_p
@@ -96,7 +119,7 @@ def step_one(params: Params, state: State, tables: JobTables, b: int, power_inde
     p = t.best_limit[b] if profiled else power_index
     bound = t.num_paths[b]
     target = t.target_epochs[b][int(generator.integers(0, bound)) if bound > 1 else 0]
-    previous_min = state.min_cost.item(0)
+    previous_min = rows.min_cost[0]
     threshold = t.beta * previous_min
     max_epochs = t.max_epochs
     if threshold != math.inf:
@@ -121,8 +144,8 @@ def step_one(params: Params, state: State, tables: JobTables, b: int, power_inde
     cost = eta * energy + (1 - eta) * max_power * time
 
     # step
-    attempt = state.attempt.item(0) + 1
-    recurrence_cost = state.recurrence_cost.item(0)
+    attempt = rows.attempt[0] + 1
+    recurrence_cost = rows.recurrence_cost[0]
     if ran:
         recurrence_cost = recurrence_cost + cost
     fallback = not reached and attempt >= t.max_retries
@@ -141,36 +164,36 @@ def step_one(params: Params, state: State, tables: JobTables, b: int, power_inde
     default_cost = t.default_cost
     normalized = cost / default_cost
     config = b * num_p + p
-    was_profiled = bool(state.profiled[0, b])
+    was_profiled = rows.profiled[b]
     if ran:
-        tries_row, cost_row, reached_row, epochs_row = state.tries[0], state.cost_sum[0], state.reached[0], state.epochs_sum[0]
-        tries = tries_row.item(config) + 1.0
+        tries_row, cost_row, reached_row, epochs_row = rows.tries, rows.cost_sum, rows.reached, rows.epochs_sum
+        tries = tries_row[config] + 1.0
         tries_row[config] = tries
-        cost_sum = cost_row.item(config) + normalized
+        cost_sum = cost_row[config] + normalized
         cost_row[config] = cost_sum
-        reached_count = reached_row.item(config) + reached
+        reached_count = reached_row[config] + reached
         reached_row[config] = reached_count
-        epochs_sum = epochs_row.item(config) + epochs
+        epochs_sum = epochs_row[config] + epochs
         epochs_row[config] = epochs_sum
         num_recurrences = t.num_recurrences
         at_least_one = tries if tries > 1.0 else 1.0
-        state.tries_feature[0, config] = tries / num_recurrences
-        state.mean_cost_feature[0, config] = cost_sum / at_least_one
-        state.reach_rate_feature[0, config] = reached_count / at_least_one
+        rows.tries_feature[config] = tries / num_recurrences
+        rows.mean_cost_feature[config] = cost_sum / at_least_one
+        rows.reach_rate_feature[config] = reached_count / at_least_one
         if reached:
-            state.reached_epochs[0, b] += epochs
+            rows.reached_epochs[b] += epochs
     if profiled and not was_profiled:
-        state.profiled[0, b] = True
-        _refresh_batch(state, t, b)  # every row of the batch size changes
+        rows.profiled[b] = True
+        _refresh_batch(rows.state, t, b)  # every row of the batch size changes
     elif ran:
-        _update_rows(state, t, b, p, tries, cost_sum, reached_count, epochs_sum, reached, was_profiled)
-    last_run = state.last_run[0]
+        _update_rows(rows, t, b, p, tries, cost_sum, reached_count, epochs_sum, reached, was_profiled)
+    last_run = rows.last_run
     last_run[0], last_run[1], last_run[2], last_run[3] = ran, reached, normalized, profiled
-    recurrence = state.recurrence.item(0)
-    state.recurrence[0] = recurrence + done
-    state.attempt[0] = 0 if done else attempt
-    state.recurrence_cost[0] = 0.0 if done else recurrence_cost
-    state.min_cost[0] = min_cost
+    recurrence = rows.recurrence[0]
+    rows.recurrence[0] = recurrence + done
+    rows.attempt[0] = 0 if done else attempt
+    rows.recurrence_cost[0] = 0.0 if done else recurrence_cost
+    rows.min_cost[0] = min_cost
 
     step_cost = cost + fallback_cost if fallback else cost
     next_threshold = t.beta * min_cost
@@ -225,13 +248,13 @@ def _refresh_batch(state: State, t: JobTables, b: int) -> None:
     state.config_features[0].reshape(-1, _F)[first : first + num_p + 1, NUM_STATIC:] = rows
 
 
-def _update_rows(state: State, t: JobTables, b: int, p: int, tries: float, cost_sum: float, reached_count: float,
+def _update_rows(rows: Rows, t: JobTables, b: int, p: int, tries: float, cost_sum: float, reached_count: float,
                  epochs_sum: float, reached: bool, profiled: bool) -> None:
     """`update_batch_features` for a run of (b, p) that started, the batch size's profile flag
     unchanged: the rows of p and of the profile action (the batch size's totals) change, and with
     a reached target every row's epochs-to-target and estimate."""
     num_p = t.num_p
-    features = state.config_features[0]
+    features = rows.config_features
     first = b * (num_p + 1) * _F  # the batch size's first row
     row, total_row = first + p * _F, first + num_p * _F
     num_recurrences, max_epochs = t.num_recurrences, t.max_epochs
@@ -241,29 +264,34 @@ def _update_rows(state: State, t: JobTables, b: int, p: int, tries: float, cost_
     features[row + _REACH] = reached_count / at_least_one
     features[row + _EPOCHS] = epochs_sum / at_least_one / max_epochs
     start, stop = b * num_p, (b + 1) * num_p
-    batch = state.tries[0, start:stop].tolist()
+    batch = rows.tries[start:stop].tolist()
     batch_tries = sum(batch)  # counters: exact in any order
     at_least_one = batch_tries if batch_tries > 1.0 else 1.0
     features[total_row + _TRIES] = batch_tries / num_recurrences
-    features[total_row + _MEAN_COST] = _batch_total(state.cost_sum[0], start, num_p) / at_least_one
-    batch_reached = sum(state.reached[0, start:stop].tolist())
+    features[total_row + _MEAN_COST] = _batch_total(rows.cost_sum, start, num_p) / at_least_one
+    batch_reached = sum(rows.reached[start:stop].tolist())
     features[total_row + _REACH] = batch_reached / at_least_one
-    features[total_row + _EPOCHS] = _batch_total(state.epochs_sum[0], start, num_p) / at_least_one / max_epochs
+    features[total_row + _EPOCHS] = _batch_total(rows.epochs_sum, start, num_p) / at_least_one / max_epochs
     newly_known = tries == 1.0 and not profiled
     if newly_known:
         features[row + _KNOWN] = True
         features[row + _RATIO] = t.epoch_ratio[b][p]
     if reached:  # the batch size's mean epochs-to-target changed: every row's target and estimate
-        target = state.reached_epochs.item((0, b)) / (batch_reached if batch_reached > 1.0 else 1.0)
+        target = rows.reached_epochs[b] / (batch_reached if batch_reached > 1.0 else 1.0)
         end = first + (num_p + 1) * _F
-        features[first + _TARGET : end : _F] = target / max_epochs
-        costs = t.config_epoch_cost_list[b]
+        rows.features_array[first + _TARGET : end : _F] = target / max_epochs  # one numpy call: the fastest broadcast
+        costs, i = t.config_epoch_cost_list[b], first + _ESTIMATE
         if profiled:  # every configuration of b is known
-            features[first + _ESTIMATE : end : _F] = [cost * target for cost in costs]
+            for cost in costs:
+                features[i] = cost * target
+                i += _F
         else:  # known: the limits that ran (their tries), not the profile row
-            features[first + _ESTIMATE : end : _F] = [cost * target if n > 0.0 else 0.0 for cost, n in zip(costs, batch)] + [0.0]
+            for cost, n in zip(costs, batch):
+                features[i] = cost * target if n > 0.0 else 0.0
+                i += _F
+            features[i] = 0.0
     elif newly_known and batch_reached > 0:
-        target = state.reached_epochs.item((0, b)) / (batch_reached if batch_reached > 1.0 else 1.0)
+        target = rows.reached_epochs[b] / (batch_reached if batch_reached > 1.0 else 1.0)
         features[row + _ESTIMATE] = t.config_epoch_cost_list[b][p] * target
 
 

@@ -14,7 +14,7 @@ from gymnasium import spaces
 from zeus_gym.core import Outcome, Params, observe, reset
 from zeus_gym.core.draws import GeneratorDraw
 from zeus_gym.core.features import observation_bounds, observe_configs
-from zeus_gym.core.scalar import JobTables, job_tables, observe_into, observe_one, step_one
+from zeus_gym.core.scalar import JobTables, Rows, job_tables, observe_into, observe_one, step_one
 from zeus_gym.envs.setup import Gpus, JobSource, Workloads, check_options, describe_invalid, job_info
 from zeus_gym.envs.spaces import ConfigurationSpace
 
@@ -271,6 +271,7 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
         self.action_space = ConfigurationSpace(self.params.playable[0])
         self.observation_space = observation_space(self.params, self.observation, self._source.bounds)
         self._state = None
+        self._rows: Rows | None = None  # memoryviews of self._state for the scalar path
         self._tables: JobTables | None = None
         self._done = False
         self._last_info: dict[str, Any] | None = None
@@ -281,6 +282,7 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
         job = self._source.pick(GeneratorDraw([self.np_random]), np.ones(1, dtype=bool), options)
         self.params = self._source.params
         self._state = reset(self.params, job)
+        self._rows = Rows(self._state)
         self._tables = job_tables(self.params, int(job[0]))
         self.job_info = job_info(self.params, int(job[0]))
         self.action_space.set_playable(self.params.playable[job[0]])
@@ -338,10 +340,19 @@ class RecurringJobEnv(gym.Env[dict, np.ndarray]):
             self.check_action(b, p)
         # The draws read self.np_random at each step (no stored closure over it), so a deep copy or
         # an unpickled env draws from its own copy of the stream.
-        info, reward, done, globals_ = step_one(self.params, self._state, self._tables, b, p, self.np_random)
+        info, reward, done, globals_ = step_one(self.params, self._rows, self._tables, b, p, self.np_random)
         self._done = done
         self._last_info = info
         return info, reward, done, globals_
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Memoryviews cannot be pickled or deep-copied: a copy rebuilds them over its own state.
+        return {**self.__dict__, "_rows": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if self._state is not None:
+            self._rows = Rows(self._state)
 
     def render(self) -> str | None:
         """With render_mode "ansi": one line about the last run (configuration, epochs, energy,
