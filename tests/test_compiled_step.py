@@ -100,6 +100,28 @@ def test_jobs_whose_words_run_out_are_resumed_exactly(zeus_trace_dir, workload, 
     assert any(0 < position < 3 for position in stalls), "no job ran out of words in the middle of a step"
 
 
+def test_with_threads_jobs_whose_words_run_out_are_resumed_exactly(zeus_trace_dir, monkeypatch):
+    """Split over threads, each part's observation rows are copied before (helpers) or after
+    (this thread) its steps: jobs of either part that stall and step again write their rows."""
+    monkeypatch.setattr(compiled, "_threads", lambda: 2)
+    n = 2 * compiled._JOBS_PER_THREAD
+    envs = gym.make_vec(ENV_ID, num_envs=n, vectorization_mode="vector_entry_point", workload="imagenet", gpu="a40", num_recurrences=3, max_retries=2).unwrapped
+    envs.reset(seed=8)
+    envs.action_space.seed(8)
+    actions = [envs.action_space.sample().astype(np.int64) for _ in range(12)]
+    stalled = set()
+    refill = BufferedDraw.refill_keeping
+
+    def counting(self, index):
+        if 0 < self.position[index] < 3:
+            stalled.add(index)
+        refill(self, index)
+
+    monkeypatch.setattr(BufferedDraw, "refill_keeping", counting)
+    play_both(envs.params, envs._state, actions, [np.zeros(n, dtype=bool)] * 12, block=3, reserve=0)
+    assert min(stalled) < n // 2 <= max(stalled), "no job of each thread's part ran out of words in a step"
+
+
 @pytest.mark.parametrize("bound", [3, 2**31 + 1, 2**32 - 5])
 def test_the_kernels_lemire_draws_equal_generator_integers(bound):
     """Also at huge bounds, where Lemire's rejection step is taken often."""

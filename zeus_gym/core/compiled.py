@@ -81,26 +81,51 @@ def step_compiled(params: Params, state: State, batch_index: np.ndarray, power_i
     playable = _float_masks(params)
     inverse_beta = 0.0 if params.beta == np.inf else 1.0 / params.beta  # as observe_configs
     arrays = (b, p, idle, draw.words, draw.position, *_param_arrays(params), *_state_arrays(state), floats, ints, bools, obs, playable, inverse_beta)
-    jobs, stalled = np.arange(n), np.zeros(n, dtype=bool)
+    stalled = np.zeros(n, dtype=bool)
+    parts = np.array_split(np.arange(n), _threads()) if n >= _JOBS_PER_THREAD * 2 else [np.arange(n)]
+    # Copying the configs rows is bound by memory bandwidth and the kernel by memory latency, so
+    # with threads they overlap: this thread steps its part and then copies its rows, each helper
+    # copies its part's rows and then steps it, writing into them the rows its steps change. No
+    # two threads touch the same rows at once.
+    overlap = observation is not None and len(parts) > 1
+    if overlap:
+        others = [_pool().submit(_copy_then_step, part, state.config_features, observation, stalled, arrays) for part in parts[1:]]
+    else:
+        others = [_pool().submit(step_jobs, part, stalled, False, *arrays) for part in parts[1:]]
+    step_jobs(parts[0], stalled, False, *arrays)  # the kernel releases the GIL
+    if overlap:
+        _copy_rows(parts[0], state.config_features, observation)
+    for future in others:
+        future.result()
+    jobs = np.flatnonzero(stalled)
     while jobs.size:
-        parts = np.array_split(jobs, _threads()) if len(jobs) >= _JOBS_PER_THREAD * 2 else [jobs]
-        # The kernel releases the GIL: the first part runs here, the others on the pool.
-        others = [_pool().submit(step_jobs, part, stalled, *arrays) for part in parts[1:]]
-        step_jobs(parts[0], stalled, *arrays)
-        for future in others:
-            future.result()
         # A job whose buffered words ran out did not step: refill it, keeping the words it had
         # not consumed (the stream stays the same), and step it again.
-        jobs = np.flatnonzero(stalled)
         for i in jobs.tolist():
             if draw.position[i] == 0:  # it had a whole block and needed more
                 raise RuntimeError(f"job {i} needed more than {draw.block} random words in one step")
             draw.refill_keeping(i)
         stalled[jobs] = False
-    if observation is not None:
+        step_jobs(jobs, stalled, overlap, *arrays)  # rare: on this thread
+        jobs = np.flatnonzero(stalled)
+    if observation is not None and not overlap:
         np.copyto(observation[:, : state.config_features.shape[1]], state.config_features)
     columns = {**dict(zip(FLOAT_FIELDS, floats)), **dict(zip(INT_FIELDS, ints)), **dict(zip(BOOL_FIELDS, bools))}
     return Outcome(**columns)
+
+
+def _copy_rows(jobs: np.ndarray, features: np.ndarray, observation: np.ndarray) -> None:
+    """The configs rows of the contiguous run of jobs `jobs` into their observation rows."""
+    rows = slice(int(jobs[0]), int(jobs[-1]) + 1)
+    np.copyto(observation[rows, : features.shape[1]], features[rows])
+
+
+def _copy_then_step(jobs: np.ndarray, features: np.ndarray, observation: np.ndarray, stalled: np.ndarray, arrays: tuple) -> None:
+    """A helper thread's part: copy the rows of `jobs`, then step them writing the rows they change."""
+    from zeus_gym.core.compiled_kernel import step_jobs
+
+    _copy_rows(jobs, features, observation)
+    step_jobs(jobs, stalled, True, *arrays)
 
 
 _MASKS: weakref.WeakKeyDictionary[Params, np.ndarray] = weakref.WeakKeyDictionary()

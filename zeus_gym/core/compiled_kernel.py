@@ -191,7 +191,7 @@ def update_started(features, i, j, b, p, num_p, tries_, cost_, reached_, epochs_
 
 
 @jit
-def step_jobs(jobs, stalled, b_, p_, idle, words, position, eta, beta, max_retries, num_p, num_recurrences, batch_sizes, power_limits,
+def step_jobs(jobs, stalled, write_rows, b_, p_, idle, words, position, eta, beta, max_retries, num_p, num_recurrences, batch_sizes, power_limits,
               time_per_epoch, energy_per_epoch, profile_energy, profile_time, epoch_cost, best_limit, target_epochs,
               num_paths, max_epochs, max_power, default_cost, b0_index, b0_limit, config_epoch_cost,
               config_epoch_ratio, fallback_energy, fallback_time, num_fallback, job_, recurrence_, attempt_,
@@ -201,8 +201,10 @@ def step_jobs(jobs, stalled, b_, p_, idle, words, position, eta, beta, max_retri
     """Step jobs `jobs` in place (see `zeus_gym.core.compiled.step_compiled`). Each job touches
     only its own rows, so threads may step disjoint `jobs` at once (the GIL is released). With a
     non-empty `obs` (N, K * F + G + K) also write each job's global features and action mask
-    into its row (`observe_configs`; the caller copies the `configs` features, a memcpy).
-    `stalled[i]`: job i's buffered words ran out, and it did not step."""
+    into its row (`observe_configs`; the caller copies the `configs` features, a memcpy), and
+    with `write_rows` also the `configs` rows the step changed (those of batch size b), for jobs
+    whose rows the caller copied before the step. `stalled[i]`: job i's buffered words ran out,
+    and it did not step."""
     observe = obs.shape[0] > 0
     kf = features.shape[1]
     for k in range(len(jobs)):
@@ -280,6 +282,10 @@ def step_jobs(jobs, stalled, b_, p_, idle, words, position, eta, beta, max_retri
         elif ran:
             update_started(features, i, j, b, p, num_p, tries_, cost_, reached_, epochs_, reached_epochs,
                            num_recurrences, max_epochs, config_epoch_cost, config_epoch_ratio)
+        if observe and write_rows and (newly_profiled or ran):
+            first = b * (num_p + 1) * f_count
+            for c in range(first, first + (num_p + 1) * f_count):
+                obs[i, c] = features[i, c]
         last_run[i, 0] = 1.0 if ran else 0.0
         last_run[i, 1] = 1.0 if reached else 0.0
         last_run[i, 2] = normalized
