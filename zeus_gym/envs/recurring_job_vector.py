@@ -285,11 +285,12 @@ class RecurringJobVectorEnv(VectorEnv):
         profile = self.params.profile_epoch_cost[self._jobs, out.batch_index]
         columns["profile_epoch_cost"] = np.where(out.profiled[:, None], profile, np.inf)
         columns["default_cost"] = self.params.default_cost[self._jobs]
+        inactive = np.flatnonzero(~active)  # they read 0; few, so indices beat a boolean mask
+        masks = np.repeat(active[None], len(columns), axis=0)  # each key its own mask (a row)
         infos: dict[str, Any] = {}
-        everyone = active.all()
-        for name, values in columns.items():
-            if not everyone:
+        for (name, values), mask in zip(columns.items(), masks):
+            if inactive.size:
                 values = values.copy()
-                values[~active] = 0
-            infos[name], infos[f"_{name}"] = values, active.copy()
+                values[inactive] = 0
+            infos[name], infos[f"_{name}"] = values, mask
         return infos
