@@ -7,7 +7,9 @@ one compiled loop over the jobs: `simulate_run`, `step`, the `configs` rows the 
 (`update_step_features`, `update_batch_features` for a batch size profiled for the first time)
 and the observation's global features and action mask. The kernel releases the GIL, so large
 batches are split over threads (one per CPU, at most 8); each job touches only its own rows, so
-the result does not depend on the split.
+the result does not depend on the split. With threads, the copy of the observation's `configs`
+rows (a memcpy bound by memory bandwidth) runs while another thread steps (bound by memory
+latency): the first part is stepped then copied, the others copied then stepped.
 
 Exactness: every float operation is the numpy path's, in its order, on IEEE doubles (no
 fastmath, no reassociation), with numpy's floor division, `np.minimum`/`np.maximum` and pairwise
