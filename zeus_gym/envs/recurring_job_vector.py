@@ -61,7 +61,8 @@ class RecurringJobVectorEnv(VectorEnv):
     `accelerator`: "numpy" (default) or "numba", the same step compiled into one loop over the
     jobs (`zeus_gym.core.compiled`, tested equal to the numpy step; needs
     `pip install "zeus-gym[fast]"`; its first step compiles it, a few seconds, then it is
-    cached on disk): about three times the steps per second at N = 1024.
+    cached on disk): 1.7-1.9 times the steps per second at N = 1024 and about three times at
+    N = 64 on the 2-core development machine.
     `copy.deepcopy` and `pickle` give an independent env that continues exactly as the original.
     `reset(seed=s)` seeds sub-environment i with `s + i`, as `SyncVectorEnv` does; a list of
     seeds gives each its own.
