@@ -75,6 +75,21 @@ def test_invalid_actions_name_the_sub_environment(zeus_trace_dir):
         envs.step(np.array([1, 1]))
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.int32, np.uint64])
+@pytest.mark.parametrize("accelerator", ["numpy", "numba"])
+def test_actions_of_any_integer_dtype_step_as_int64_ones(zeus_trace_dir, dtype, accelerator):
+    """Across autoresets (whose sub-environments' actions are replaced), and with the same errors."""
+    kwargs = dict(num_envs=3, vectorization_mode="vector_entry_point", workload="librispeech", gpu="v100", accelerator=accelerator, **SHORT)
+    ours, int64 = gym.make_vec(ENV_ID, **kwargs), gym.make_vec(ENV_ID, **kwargs)
+    actions = sampled_actions(ours, 60, seed=2)
+    assert data_equivalence(play(ours, actions.astype(dtype), seed=4), play(int64, actions.astype(np.int64), seed=4), exact=True)
+    with pytest.raises(ValueError, match="sub-environment 0: action \\[200, 1\\] is out of range"):
+        ours.step(np.array([[200, 1], [0, 0], [0, 0]], dtype=dtype))
+    if dtype == np.uint64:
+        with pytest.raises(ValueError, match=f"sub-environment 2: action \\[0, {2**64 - 1}\\] is out of range \\(indices must be below 2\\*\\*63\\)"):
+            ours.step(np.array([[0, 0], [0, 0], [0, 2**64 - 1]], dtype=dtype))
+
+
 def test_same_seed_same_rollout(zeus_trace_dir):
     make = lambda: RecurringJobVectorEnv(num_envs=4, **SHORT)  # noqa: E731
     actions = sampled_actions(make(), 60, seed=0)

@@ -163,6 +163,9 @@ class RecurringJobVectorEnv(VectorEnv):
         idle = self._needs_reset if self.autoreset_mode == AutoresetMode.NEXT_STEP else np.zeros(self.num_envs, dtype=bool)
         if self.autoreset_mode == AutoresetMode.DISABLED and self._needs_reset.any():
             raise RuntimeError(f"sub-environments {np.flatnonzero(self._needs_reset).tolist()} ended: reset them with options={{'reset_mask': ...}}")
+        if actions.dtype == np.uint64 and actions.size and actions.max() > np.iinfo(np.int64).max:
+            i = int(np.flatnonzero((actions > np.iinfo(np.int64).max).any(axis=1))[0])
+            raise ValueError(f"sub-environment {i}: action {actions[i].tolist()} is out of range (indices must be below 2**63)")
         actions = actions.astype(np.int64, copy=False)
         if idle.any():  # actions of autoresetting sub-environments are ignored: they run a harmless one
             idle_actions = np.stack([self.params.b0_index[self._jobs], np.full(self.num_envs, self.params.max_power_limits)], axis=1)
